@@ -1,0 +1,50 @@
+# Everything runs inside .venv, built from requirements.lock on first use.
+# `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup repro test test-fast lint bench lab clean-venv lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml src/nbml/jupyter.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m nbml.jupyter install
+	@touch $@
+
+setup: $(STAMP) ## create or update .venv, install the helper package, register the kernel
+
+repro: setup ## run the pipeline (dvc repro) on the bundled default data
+	$(BIN)/dvc repro
+
+test: setup ## run all tests (unit, notebooks with nbval, end-to-end with DVC)
+	$(BIN)/python -m pytest
+
+test-fast: setup ## run the tests that do not execute the whole pipeline
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup ## ruff on the package, the tests and the notebooks
+	$(BIN)/ruff check src tests notebooks
+
+bench: setup ## time each stage as notebook vs plain script, and a no-op repro
+	$(BIN)/python -m nbml.bench
+
+lab: setup ## open JupyterLab on the notebooks with the project kernel
+	$(BIN)/python -m nbml.jupyter lab
+
+lock: ## re-pin requirements.lock from requirements.in (needs the package index)
+	rm -rf /tmp/nbml-lock && $(PYTHON) -m venv /tmp/nbml-lock
+	/tmp/nbml-lock/bin/pip install --quiet -r requirements.in
+	(echo "# Pinned from requirements.in with Python 3.11 (make lock). Installed by make setup."; \
+	 /tmp/nbml-lock/bin/pip freeze --all | grep -vi '^pip==' | sort -f) > requirements.lock
+
+clean-venv: ## remove .venv (the next target rebuilds it)
+	rm -rf $(VENV)

@@ -1,0 +1,33 @@
+"""HTML reports from executed notebooks, readable offline by people who skip code."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbconvert import HTMLExporter
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _exporter() -> HTMLExporter:
+    # The "nbml" template extends nbconvert's lab template but loads nothing
+    # from a CDN and carries a few kB of CSS; code cells are left out (the
+    # executed notebook next to the report keeps them).
+    return HTMLExporter(
+        template_name="nbml",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+
+
+def export_html(nb: dict[str, Any], title: str) -> str:
+    """Render an executed notebook as a self-contained HTML page."""
+    node = nbformat.from_dict(nb)
+    body, _ = _exporter().from_notebook_node(node, resources={"metadata": {"name": title}})
+    return body

@@ -1,0 +1,109 @@
+"""Set up Jupyter inside the project's virtual environment, and nowhere else.
+
+``python -m nbml.jupyter install`` (run by ``make setup``):
+
+- registers the project kernel ``nbml`` in ``<venv>/share/jupyter/kernels``;
+- gives that kernel private IPython and matplotlib folders inside the venv,
+  so running a notebook writes nothing to the user's home directory;
+- installs a Jupyter server hook that saves notebooks without outputs, so a
+  save from JupyterLab keeps git diffs clean and does not make DVC re-run a
+  stage whose code did not change;
+- adds the same folder settings to ``<venv>/bin/activate``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+KERNEL_NAME = "nbml"
+DISPLAY_NAME = "Python (nbml)"
+_ACTIVATE_MARK = "# nbml: keep Jupyter, IPython and matplotlib state inside the venv"
+
+
+def private_dirs(prefix: Path | None = None) -> dict[str, str]:
+    """Environment variables that keep tool state inside the venv."""
+    var = Path(prefix or sys.prefix) / "var"
+    return {
+        "IPYTHONDIR": str(var / "ipython"),
+        "MPLCONFIGDIR": str(var / "matplotlib"),
+        "JUPYTER_RUNTIME_DIR": str(var / "jupyter" / "runtime"),
+    }
+
+
+def use_private_dirs() -> None:
+    """Apply :func:`private_dirs` to this process unless the user set them."""
+    for key, value in private_dirs().items():
+        os.environ.setdefault(key, value)
+
+
+def install_kernel(prefix: Path) -> Path:
+    """Register the project kernel in the venv, with its private folders."""
+    from ipykernel.kernelspec import install
+
+    path = Path(install(kernel_name=KERNEL_NAME, display_name=DISPLAY_NAME, prefix=str(prefix)))
+    spec_file = path / "kernel.json"
+    spec = json.loads(spec_file.read_text())
+    # The kernel only listens on loopback; its "TCP without encryption"
+    # warning on every stage run would read as a fault, so warnings are off.
+    if "--log-level=ERROR" not in spec["argv"]:
+        spec["argv"].append("--log-level=ERROR")
+    spec["env"] = {k: v for k, v in private_dirs(prefix).items() if k != "JUPYTER_RUNTIME_DIR"}
+    spec_file.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def install_save_hook(prefix: Path) -> Path:
+    """Make the Jupyter server strip outputs when it saves a notebook."""
+    conf = prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "nbml.json"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    hook = {"FileContentsManager": {"pre_save_hook": "nbml.notebook.pre_save_hook"}}
+    conf.write_text(json.dumps(hook, indent=1) + "\n")
+    return conf
+
+
+def patch_activate(prefix: Path) -> None:
+    """Export the private folders from ``bin/activate`` (idempotent)."""
+    activate = prefix / "bin" / "activate"
+    if not activate.is_file() or _ACTIVATE_MARK in activate.read_text():
+        return
+    lines = [f'export {k}="{v}"' for k, v in private_dirs(prefix).items()]
+    with open(activate, "a", encoding="utf-8") as fh:
+        fh.write("\n" + _ACTIVATE_MARK + "\n" + "\n".join(lines) + "\n")
+
+
+def install(prefix: Path | None = None) -> None:
+    prefix = Path(prefix or sys.prefix)
+    for value in private_dirs(prefix).values():
+        Path(value).mkdir(parents=True, exist_ok=True)
+    kernel = install_kernel(prefix)
+    hook = install_save_hook(prefix)
+    patch_activate(prefix)
+    print(f"nbml: kernel '{KERNEL_NAME}' in {kernel}; save hook in {hook}")
+
+
+def lab(root: Path) -> None:
+    """Start JupyterLab on the notebooks with the venv's private folders."""
+    use_private_dirs()
+    jupyter = Path(sys.prefix) / "bin" / "jupyter"
+    os.execv(jupyter, [str(jupyter), "lab", str(root / "notebooks")])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["install"]:
+        install()
+    elif args == ["lab"]:
+        from nbml.project import find_root
+
+        lab(find_root())
+    else:
+        print("usage: python -m nbml.jupyter install|lab", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Figures for the stage reports.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so a
+notebook shows each exactly once (returned from a cell) and nothing leaks
+between cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+_WIDTH = 7.0
+
+
+def _grid(n: int, cols: int = 3, height: float = 2.4) -> tuple[Figure, list]:
+    rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(_WIDTH, height * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def class_balance(df: pd.DataFrame, target: str) -> Figure:
+    """Rows per class."""
+    counts = df[target].value_counts().sort_index()
+    fig = Figure(figsize=(_WIDTH, 2.6), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(counts.index.astype(str), counts.values, color="#4c78a8")
+    for y, n in enumerate(counts.values):
+        ax.annotate(f" {n}", (n, y), va="center", fontsize=9)
+    ax.set_xlabel("rows")
+    ax.set_title(f"Class balance of '{target}'")
+    return fig
+
+
+def numeric_by_class(df: pd.DataFrame, target: str, columns: list[str]) -> Figure:
+    """Histogram of each numeric column, one colour per class."""
+    fig, axes = _grid(len(columns))
+    classes = sorted(df[target].dropna().astype(str).unique())
+    for ax, col in zip(axes, columns):
+        values = df[col].dropna()
+        bins = np.histogram_bin_edges(values, bins=20) if len(values) else 10
+        for label in classes:
+            ax.hist(df.loc[df[target].astype(str) == label, col].dropna(), bins=bins,
+                    alpha=0.55, label=label)
+        ax.set_title(str(col), fontsize=9)
+        ax.tick_params(labelsize=7)
+    if axes:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                   ncols=min(len(classes), 6), fontsize=8)
+    return fig
+
+
+def categorical_by_class(df: pd.DataFrame, target: str, columns: list[str],
+                         max_levels: int = 12) -> Figure:
+    """Share of each class within each level of a categorical column."""
+    fig, axes = _grid(len(columns), cols=2, height=2.6)
+    for ax, col in zip(axes, columns):
+        table = pd.crosstab(df[col].astype("string").fillna("(missing)"), df[target].astype(str))
+        table = table.loc[table.sum(axis=1).sort_values(ascending=False).index[:max_levels]]
+        table.plot.barh(stacked=True, ax=ax, legend=False, width=0.8)
+        ax.set_title(str(col), fontsize=9)
+        ax.set_ylabel("")
+        ax.tick_params(labelsize=7)
+    if axes:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                   ncols=6, fontsize=8)
+    return fig
+
+
+def missing_values(df: pd.DataFrame) -> Figure:
+    """Share of missing values per column."""
+    share = df.isna().mean().sort_values()
+    fig = Figure(figsize=(_WIDTH, 0.3 * len(share) + 1.0), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(share.index.astype(str), share.values * 100, color="#e45756")
+    ax.set_xlabel("% missing")
+    ax.set_xlim(0, max(5.0, float(share.max()) * 110))
+    ax.set_title("Missing values")
+    return fig
+
+
+def correlation(df: pd.DataFrame) -> Figure:
+    """Pearson correlation between numeric columns."""
+    corr = df.corr(numeric_only=True)
+    fig = Figure(figsize=(_WIDTH * 0.8, _WIDTH * 0.65), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(corr.values, vmin=-1, vmax=1, cmap="RdBu_r")
+    labels = [str(c) for c in corr.columns]
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    if len(labels) <= 12:
+        for (i, j), v in np.ndenumerate(corr.values):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_title("Correlation (numeric columns)")
+    return fig
+
+
+def confusion_matrix(rows: pd.DataFrame) -> Figure:
+    """Counts of (actual, predicted) pairs from confusion plot data."""
+    table = pd.crosstab(rows["actual"], rows["predicted"])
+    labels = sorted(set(table.index) | set(table.columns))
+    table = table.reindex(index=labels, columns=labels, fill_value=0)
+    fig = Figure(figsize=(4.6, 4.0), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(table.values, cmap="Blues")
+    for (i, j), v in np.ndenumerate(table.values):
+        ax.text(j, i, str(v), ha="center", va="center",
+                color="white" if v > table.values.max() / 2 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title("Confusion matrix (test split)")
+    return fig
+
+
+def curves(rows: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False) -> Figure:
+    """One line per class from long-format curve data (ROC, precision-recall)."""
+    fig = Figure(figsize=(4.6, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for label, part in rows.groupby("class", sort=True):
+        ax.plot(part[x], part[y], label=str(label), drawstyle="steps-post")
+    if diagonal:
+        ax.plot([0, 1], [0, 1], ls=":", color="grey")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def importance(rows: pd.DataFrame, top: int = 15) -> Figure:
+    """Permutation importance per source column, largest on top."""
+    rows = rows.head(top).iloc[::-1]
+    fig = Figure(figsize=(_WIDTH, 0.32 * len(rows) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(rows["feature"].astype(str), rows["importance"], xerr=rows["std"], color="#54a24b")
+    ax.set_xlabel("drop in balanced accuracy when shuffled")
+    ax.set_title("Feature importance (permutation, test split)")
+    return fig

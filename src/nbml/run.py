@@ -1,0 +1,211 @@
+"""Run one pipeline stage: execute its notebook with papermill, keep the results.
+
+``python -m nbml.run STAGE`` is the ``cmd`` of every stage in dvc.yaml. It
+
+1. finds the stage's notebook, executed copy and HTML report among the
+   stage's deps and outs in dvc.yaml (paths are written only there);
+2. injects exactly the params.yaml entries the stage declares, after checking
+   that the notebook's ``parameters`` cell declares the same names;
+3. executes the notebook in its own folder with the project kernel;
+4. fails loudly (non-zero exit, stage, notebook and cell named) on a cell
+   error, ``sys.exit()``, a dead kernel or a timeout, keeping the partially
+   executed notebook under ``logs/failed/`` and writing no outputs;
+5. on success writes the executed notebook and its HTML report with every
+   time-dependent field moved to ``logs/runs/STAGE.json``, so the same
+   inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from nbml import notebook as nbfile
+from nbml.jupyter import use_private_dirs
+from nbml.project import ConfigError, Project, StageNotebook, find_root
+
+DEFAULT_TIMEOUT = 1800
+LOG_DIR = "logs"
+
+
+class StageError(RuntimeError):
+    """A stage could not run or did not finish; the message says where."""
+
+
+def _fast_imports() -> None:
+    """Skip optional imports that cost seconds and that a stage never uses.
+
+    jsonschema's format checkers import ``rfc3987_syntax``, which builds a
+    lark grammar at import (~1.3 s); nbformat validation does not need it.
+    papermill's S3 handler imports boto3, which stages do not use either.
+    ``None`` in ``sys.modules`` makes those imports fail fast, and both
+    libraries treat them as optional.
+    """
+    for name in ("rfc3987_syntax", "boto3"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+def execution_timeout(root: Path, override: float | None) -> float:
+    """Per-cell timeout: --timeout, else $NBML_TIMEOUT, else pyproject [tool.nbml]."""
+    if override is not None:
+        return override
+    if os.environ.get("NBML_TIMEOUT"):
+        return float(os.environ["NBML_TIMEOUT"])
+    try:
+        with open(root / "pyproject.toml", "rb") as fh:
+            conf = tomllib.load(fh).get("tool", {}).get("nbml", {})
+    except FileNotFoundError:
+        conf = {}
+    return float(conf.get("execution_timeout", DEFAULT_TIMEOUT))
+
+
+def _preload_exporter() -> threading.Thread:
+    """Import nbconvert while the kernel works, so export starts at once."""
+
+    def load() -> None:
+        import nbml.html  # noqa: F401
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
+
+
+def _say(message: str) -> None:
+    print(f"nbml: {message}", file=sys.stderr, flush=True)
+
+
+def run_stage(stage: str, root: Path | None = None, timeout: float | None = None) -> StageNotebook:
+    """Execute one stage's notebook; raise StageError with a precise message on failure."""
+    _fast_imports()
+    use_private_dirs()
+    root = root or find_root()
+    proj = Project.load(root)
+    files = proj.stage_notebook(stage)
+    source = root / files.notebook
+    nb = nbfile.read_json(source)
+    injected = proj.stage_params(stage)
+    nbfile.check_parameters(nb, injected, files.notebook, stage)
+
+    debug = root / LOG_DIR / "failed" / f"{stage}.ipynb"
+    debug.parent.mkdir(parents=True, exist_ok=True)
+    debug.unlink(missing_ok=True)
+    limit = execution_timeout(root, timeout)
+    exporter = _preload_exporter()
+
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    _say(f"stage '{stage}': running {files.notebook} ({len(nb.get('cells', []))} cells)")
+    # A fixed hash seed keeps set/dict-of-str iteration order, and so the
+    # executed notebook's bytes, the same from run to run.
+    os.environ["PYTHONHASHSEED"] = "0"
+    started = time.time()
+    problem: str | None = None
+    executed: Any = None
+    try:
+        executed = papermill.execute_notebook(
+            str(source),
+            str(debug),
+            parameters=injected,
+            cwd=str(source.parent),
+            execution_timeout=limit,
+            progress_bar=sys.stderr.isatty(),
+            log_output=False,
+            report_mode=False,
+        )
+    except PapermillExecutionError as exc:
+        problem = f"{exc.ename}: {exc.evalue}"
+    except DeadKernelError:
+        problem = "the kernel died (killed, or out of memory)"
+    except (CellTimeoutError, TimeoutError):
+        problem = f"a cell ran longer than the execution timeout ({limit:g} s)"
+    except KeyboardInterrupt:
+        problem = "interrupted (Ctrl-C)"
+    elapsed = time.time() - started
+
+    partial = executed if executed is not None else _read_partial(debug)
+    bad = nbfile.failed_cell(partial) if partial is not None else None
+    if problem is None and bad is not None:
+        # papermill returns normally after sys.exit() in a cell; later cells never ran
+        problem = "execution stopped before the end"
+    if problem is not None:
+        if executed is not None:
+            nbfile.write_atomic(debug, nbfile.dumps(_plain(executed)))
+        where = nbfile.describe_cell(*bad) if bad else "before any cell finished"
+        detail = "" if problem.split(":")[0] in where else f"\n  {problem}"
+        raise StageError(
+            f"stage '{stage}' failed in {files.notebook}, {where}{detail}\n"
+            f"  partially executed notebook kept in {debug.relative_to(root)}; "
+            "no outputs were recorded"
+        )
+
+    result = _plain(executed)
+    record = nbfile.split_run_record(result)
+    result["metadata"]["papermill"]["input_path"] = files.notebook
+    text = nbfile.dumps(result)
+    exporter.join()
+    from nbml.html import export_html
+
+    html = export_html(result, title=f"{stage} report")
+    nbfile.write_atomic(root / files.executed, text)
+    nbfile.write_atomic(root / files.report, html)
+    debug.unlink(missing_ok=True)
+    _write_run_record(root, stage, files, record, elapsed, limit)
+    _say(f"stage '{stage}': done in {elapsed:.1f} s -> {files.executed}, {files.report}")
+    return files
+
+
+def _plain(nb: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(nb))
+
+
+def _read_partial(path: Path) -> dict[str, Any] | None:
+    try:
+        return nbfile.read_json(path)
+    except nbfile.NotebookError:
+        return None
+
+
+def _write_run_record(
+    root: Path, stage: str, files: StageNotebook, record: dict[str, Any], elapsed: float, limit: float
+) -> None:
+    record.update(
+        stage=stage,
+        notebook=files.notebook,
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        seconds=round(elapsed, 3),
+        execution_timeout=limit,
+        python=sys.version.split()[0],
+    )
+    path = root / LOG_DIR / "runs" / f"{stage}.json"
+    nbfile.write_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nbml.run", description="Run one dvc.yaml stage's notebook."
+    )
+    parser.add_argument("stage", help="stage name in dvc.yaml")
+    parser.add_argument("--timeout", type=float, help="per-cell execution timeout in seconds")
+    args = parser.parse_args(argv)
+    try:
+        run_stage(args.stage, timeout=args.timeout)
+    except (StageError, ConfigError, nbfile.NotebookError) as exc:
+        _say(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _say(f"stage '{args.stage}': interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Shared fixtures: a throw-away copy of the project as its own git + DVC repo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def tracked_files(root: Path = ROOT) -> list[str]:
+    """Files git tracks (plus new, unignored ones): what a fresh clone would hold."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root, check=True, capture_output=True, text=True,
+    ).stdout
+    return [p for p in out.splitlines() if (root / p).is_file()]
+
+
+def project_env(home: Path | None = None) -> dict[str, str]:
+    """Environment for commands run in a copy: the venv first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("NBML_ROOT", None)
+    env.setdefault("GIT_AUTHOR_NAME", "test")
+    env.setdefault("GIT_AUTHOR_EMAIL", "test@example.invalid")
+    env.setdefault("GIT_COMMITTER_NAME", "test")
+    env.setdefault("GIT_COMMITTER_EMAIL", "test@example.invalid")
+    if home is not None:
+        env["HOME"] = str(home)
+    return env
+
+
+def run(
+    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in a copy; on unexpected failure show its output."""
+    proc = subprocess.run(
+        args, cwd=cwd, env=env or project_env(), capture_output=True, text=True, timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n"
+            f"--- stderr\n{proc.stderr}"
+        )
+    return proc
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the tracked project into ``dest`` and make it a fresh git repo."""
+    for rel in tracked_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    run(["git", "init", "-q", "-b", "main"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-q", "-m", "copy of the project"], dest)
+    return dest
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A fresh copy of the project (no outputs yet) in its own git repo."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One copy with the whole pipeline run once, shared by read-only checks."""
+    repo = copy_project(tmp_path_factory.mktemp("reproduced") / "project")
+    run(["dvc", "repro"], repo)
+    yield repo
