@@ -51,6 +51,9 @@ def install_kernel(prefix: Path) -> Path:
     if "--log-level=ERROR" not in spec["argv"]:
         spec["argv"].append("--log-level=ERROR")
     spec["env"] = {k: v for k, v in private_dirs(prefix).items() if k != "JUPYTER_RUNTIME_DIR"}
+    # Same hash seed as `dvc repro` runs (see nbml.run), so a notebook run by
+    # hand iterates sets in the same order and writes the same bytes.
+    spec["env"]["PYTHONHASHSEED"] = "0"
     spec_file.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
     return path
 
