@@ -50,7 +50,8 @@ def test_tampered_model_with_untrusted_type_is_refused(model_file, evil):
         return schema
 
     tampered = rewrite_schema(model_file, edit)
-    with pytest.raises(ModelError, match=rf"refusing to load: .*types that are not trusted: {evil}"):
+    refused = rf"refusing to load: .*types that are not trusted: {evil}"
+    with pytest.raises(ModelError, match=refused):
         load_model(model_file)
     assert model_file.read_bytes() == tampered  # evidence kept as it was
 

@@ -37,14 +37,15 @@ def test_corrupted_cache_object_is_detected_and_replaced(tmp_path: Path):
     run(["dvc", "checkout", "prepare"], repo)
     assert train.read_bytes() != good  # checkout alone does not verify the cache
 
-    status = run(["dvc", "status", "-c"], repo).stdout
+    status = run(["dvc", "status", "-c", "prepare"], repo).stdout
     assert "deleted:" in status and "data/prepared" in status, status
-    fetched = run(["dvc", "fetch"], repo)
+    fetched = run(["dvc", "fetch", "prepare"], repo)
     assert "1 file fetched" in fetched.stdout + fetched.stderr
     assert obj.read_bytes() == good
-    assert "in sync" in run(["dvc", "status", "-c"], repo).stdout
+    assert "in sync" in run(["dvc", "status", "-c", "prepare"], repo).stdout
 
-    run(["dvc", "checkout", "--relink"], repo)
+    run(["dvc", "checkout", "--relink", "prepare"], repo)
     assert train.read_bytes() == good
     assert "up to date" in run(["dvc", "status", "prepare"], repo).stdout
-    assert hashlib.md5((remote / "files" / "md5" / md5[:2] / md5[2:]).read_bytes()).hexdigest() == md5
+    pushed = remote / "files" / "md5" / md5[:2] / md5[2:]
+    assert hashlib.md5(pushed.read_bytes()).hexdigest() == md5

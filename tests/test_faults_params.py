@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from nbml import checks
 from nbml.project import Project
 from nbml.run import run_stage
-
-from conftest import ROOT
 
 
 @pytest.fixture
@@ -37,7 +36,8 @@ def test_project_params_are_valid(proj):
 
 
 def test_unknown_estimator(proj):
-    text = problems(with_params(proj, train={"estimator": "sklearn.ensemble.RandomForestClassifer"}))
+    typo = "sklearn.ensemble.RandomForestClassifer"
+    text = problems(with_params(proj, train={"estimator": typo}))
     assert "train.estimator: module 'sklearn.ensemble' has no class 'RandomForestClassifer'" in text
     assert "did you mean sklearn.ensemble.RandomForestClassifier" in text
     assert "allowed: any scikit-learn classifier" in text
@@ -102,7 +102,7 @@ def test_output_path_outside_repository(proj):
     pipeline = copy.deepcopy(proj.pipeline)
     pipeline["vars"][0]["paths"]["model"] = "../models/model.skops"
     text = problems(Project(proj.root, pipeline, proj.params))
-    assert "dvc.yaml vars.paths.model: '../models/model.skops' points outside the repository" in text
+    assert "dvc.yaml vars.paths.model: '../models/model.skops' points outside" in text
     assert "dvc.yaml stage 'train' outs: '../models/model.skops' points outside" in text
 
 
