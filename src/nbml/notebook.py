@@ -17,6 +17,9 @@ _VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled", "t
 # Notebook-level metadata papermill writes; only the parameters are kept in
 # the executed notebook, everything time-dependent goes to the run record.
 _KEPT_PAPERMILL_METADATA = ("parameters", "input_path")
+# Lines a helper prints on a notebook's stderr with this prefix are repeated
+# by the runner on the terminal, where a user of `dvc repro` sees them.
+WARNING_PREFIX = "nbml warning:"
 
 
 class NotebookError(ValueError):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nbml import notebook as nbfile
+from nbml.checks import check_project
 from nbml.jupyter import use_private_dirs
 from nbml.project import ConfigError, Project, StageNotebook, find_root
 
@@ -87,6 +88,8 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     use_private_dirs()
     root = root or find_root()
     proj = Project.load(root)
+    # every param of every stage, so even the first stage refuses a bad train param
+    check_project(proj)
     files = proj.stage_notebook(stage)
     source = root / files.notebook
     nb = nbfile.read_json(source)
@@ -151,6 +154,7 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
         )
 
     result = _plain(executed)
+    _echo_warnings(result)
     record = nbfile.split_run_record(result)
     result["metadata"]["papermill"]["input_path"] = files.notebook
     text = nbfile.dumps(result)
@@ -164,6 +168,17 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     _write_run_record(root, stage, files, record, elapsed, limit)
     _say(f"stage '{stage}': done in {elapsed:.1f} s -> {files.executed}, {files.report}")
     return files
+
+
+def _echo_warnings(nb: dict[str, Any]) -> None:
+    """Repeat on the terminal the warnings helpers wrote into the notebook's stderr."""
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = "".join(out.get("text", ""))
+                for line in text.splitlines():
+                    if line.startswith(nbfile.WARNING_PREFIX):
+                        print(line, file=sys.stderr, flush=True)
 
 
 def _plain(nb: Any) -> dict[str, Any]:
