@@ -164,6 +164,23 @@ def pre_save_hook(model: dict[str, Any], **_: Any) -> None:
         strip_outputs(content)
 
 
+def import_statements(nb: dict[str, Any]) -> list[str]:
+    """Top-level ``import``/``from ... import`` lines of the code cells, in order."""
+    lines: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        text = "\n".join(
+            ln for ln in _source(cell).splitlines() if not ln.lstrip().startswith(("%", "!"))
+        )
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        lines += [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return lines
+
+
 def split_run_record(nb: dict[str, Any]) -> dict[str, Any]:
     """Remove time-dependent metadata from an executed notebook, in place.
 

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -30,7 +31,14 @@ from typing import Any
 from nbml import notebook as nbfile
 from nbml.checks import check_project
 from nbml.jupyter import use_private_dirs
-from nbml.project import ConfigError, Project, StageNotebook, find_root
+from nbml.project import (
+    PARAMS_FILE,
+    PIPELINE_FILE,
+    ConfigError,
+    Project,
+    StageNotebook,
+    find_root,
+)
 
 DEFAULT_TIMEOUT = 1800
 LOG_DIR = "logs"
@@ -45,11 +53,12 @@ def _fast_imports() -> None:
 
     jsonschema's format checkers import ``rfc3987_syntax``, which builds a
     lark grammar at import (~1.3 s); nbformat validation does not need it.
-    papermill's S3 handler imports boto3, which stages do not use either.
+    papermill's S3 and HDFS handlers import boto3 and pyarrow (~0.4 s), which
+    the runner does not use (the kernel, a separate process, still can).
     ``None`` in ``sys.modules`` makes those imports fail fast, and both
     libraries treat them as optional.
     """
-    for name in ("rfc3987_syntax", "boto3"):
+    for name in ("rfc3987_syntax", "boto3", "pyarrow"):
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
@@ -89,7 +98,7 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     root = root or find_root()
     proj = Project.load(root)
     # every param of every stage, so even the first stage refuses a bad train param
-    check_project(proj)
+    _check_project_once(proj)
     files = proj.stage_notebook(stage)
     source = root / files.notebook
     nb = nbfile.read_json(source)
@@ -101,6 +110,13 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     debug.unlink(missing_ok=True)
     limit = execution_timeout(root, timeout)
 
+    _say(f"stage '{stage}': running {files.notebook} ({len(nb.get('cells', []))} cells)")
+    # A fixed hash seed keeps set/dict-of-str iteration order, and so the
+    # executed notebook's bytes, the same from run to run.
+    os.environ["PYTHONHASHSEED"] = "0"
+    started = time.time()
+    kernel = _start_kernel(nb, source.parent)
+
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
@@ -108,12 +124,6 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     # Only after papermill's imports: importing the same packages from two
     # threads at once can fail on their circular imports.
     exporter = _preload_exporter()
-
-    _say(f"stage '{stage}': running {files.notebook} ({len(nb.get('cells', []))} cells)")
-    # A fixed hash seed keeps set/dict-of-str iteration order, and so the
-    # executed notebook's bytes, the same from run to run.
-    os.environ["PYTHONHASHSEED"] = "0"
-    started = time.time()
     problem: str | None = None
     executed: Any = None
     try:
@@ -126,6 +136,7 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
             progress_bar=sys.stderr.isatty(),
             log_output=False,
             report_mode=False,
+            km=kernel,
         )
     except PapermillExecutionError as exc:
         problem = f"{exc.ename}: {exc.evalue}"
@@ -135,6 +146,10 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
         problem = f"a cell ran longer than the execution timeout ({limit:g} s)"
     except KeyboardInterrupt:
         problem = "interrupted (Ctrl-C)"
+    except RuntimeError as exc:  # e.g. the kernel died before it replied at all
+        problem = f"the kernel could not run the notebook: {exc}"
+    finally:
+        kernel.shutdown_kernel(now=True)
     elapsed = time.time() - started
 
     partial = executed if executed is not None else _read_partial(debug)
@@ -168,6 +183,49 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     _write_run_record(root, stage, files, record, elapsed, limit)
     _say(f"stage '{stage}': done in {elapsed:.1f} s -> {files.executed}, {files.report}")
     return files
+
+
+def _check_project_once(proj: Project) -> None:
+    """Run the param checks, skipping them when nothing they read has changed.
+
+    Every stage checks all params (see nbml.checks); within one ``dvc repro``
+    the first stage does the work and the others find its marker, which is
+    keyed by the bytes of params.yaml, dvc.yaml and the helper package.
+    """
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in (proj.root / PARAMS_FILE, proj.root / PIPELINE_FILE, *sorted(package.glob("*.py"))):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    marker = proj.root / LOG_DIR / "checked" / digest.hexdigest()[:20]
+    if marker.exists():
+        return
+    check_project(proj)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
+def _start_kernel(nb: dict[str, Any], cwd: Path) -> Any:
+    """Start the notebook's kernel now and warm it with the notebook's imports.
+
+    The kernel boots and imports pandas, scikit-learn and friends in its own
+    process while this one imports papermill, so the two start-up costs
+    overlap instead of adding up. The warm-up is silent (no output, no
+    execution count) and only runs ``import`` statements the notebook itself
+    makes, so the executed notebook is the same as without it.
+    """
+    from jupyter_client.manager import KernelManager
+
+    name = nb.get("metadata", {}).get("kernelspec", {}).get("name", "python3")
+    manager = KernelManager(kernel_name=name)
+    manager.start_kernel(cwd=str(cwd))
+    imports = nbfile.import_statements(nb)
+    if imports:
+        client = manager.client()
+        client.start_channels()
+        code = "try:\n" + "".join(f"    {line}\n" for line in imports) + "except Exception:\n    pass\n"
+        client.execute(code, silent=True, store_history=False)
+        client.stop_channels()
+    return manager
 
 
 def _echo_warnings(nb: dict[str, Any]) -> None:
