@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import run
 
+from conftest import run
 from nbml import data
 from nbml.features import infer_feature_types
 from nbml.model import load_model
 from nbml.notebook import declared_parameters, read_json
 from nbml.project import Project
+from wine_project import SOURCE, TARGET, wine_project
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = "data/raw"
@@ -190,32 +190,11 @@ def test_prepare_parameters_cell_declares_every_data_key():
 
 
 # -- end to end: a user's own CSV ----------------------------------------------
-def wine_csv(path: Path, rows: slice = slice(None)) -> pd.DataFrame:
-    """scikit-learn's wine data as a European-style CSV: ';' and decimal comma."""
-    from sklearn.datasets import load_wine
-
-    bunch = load_wine(as_frame=True)
-    frame = bunch.frame.drop(columns="target")
-    frame.insert(0, "cultivar", [f"cultivar_{t}" for t in bunch.target])
-    frame = frame.iloc[rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
-    return frame
-
-
-def use_source(repo: Path, source: str, target: str) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["data"].update(source=source, target=target)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 @pytest.mark.slow
-def test_own_csv_end_to_end(project_copy: Path):
-    repo = project_copy
-    frame = wine_csv(repo / RAW / "wine.csv")
-    run(["dvc", "add", f"{RAW}/wine.csv"], repo)
-    use_source(repo, f"{RAW}/wine.csv", "cultivar")
-    run(["dvc", "repro"], repo)
+def test_own_csv_end_to_end(tmp_path_factory: pytest.TempPathFactory):
+    """wine.csv under data/raw, `dvc add`, two params set, `dvc repro`: everything built."""
+    repo = wine_project(tmp_path_factory)
+    frame = pd.read_csv(repo / SOURCE, sep=";", decimal=",", encoding="cp1252")
 
     executed = (repo / "outputs/notebooks/prepare.ipynb").read_text()
     assert "delimiter ';'" in executed and "decimal ','" in executed
@@ -230,20 +209,21 @@ def test_own_csv_end_to_end(project_copy: Path):
     assert metrics and all(isinstance(v, (int, float)) for v in _leaves(metrics))
     for name in ("prepare", "explore", "featurize", "train", "evaluate", "index"):
         assert (repo / "reports" / f"{name}.html").stat().st_size > 0
-    assert "cultivar_1" in (repo / "reports/evaluate.html").read_text()
+    assert "cultivar_1" in (repo / "reports/prepare.html").read_text()
+    assert "cultivar_1" in (repo / "outputs/plots/confusion.csv").read_text()
+    types = json.loads((repo / "data/features/feature_types.json").read_text())
+    assert "alcohol" in types["numeric"]
 
     # the model takes raw rows with the source's columns
     model = load_model(repo / "data/models/model.skops")
-    rows = frame.drop(columns="cultivar").head(5)
-    assert set(model.predict(rows)) <= set(frame["cultivar"])
+    rows = frame.drop(columns=TARGET).head(5)
+    assert set(model.predict(rows)) <= set(frame[TARGET])
 
-    # the CSV is a dependency of prepare: changing it makes the pipeline stale
-    assert "wine.csv" in (repo / RAW / ".gitignore").read_text()
-    status = run(["dvc", "status", "--json"], repo).stdout
-    assert json.loads(status) == {}
-    wine_csv(repo / RAW / "wine.csv", slice(0, 150))
-    stale = json.loads(run(["dvc", "status", "--json"], repo).stdout)
-    assert "prepare" in stale
+    # the CSV itself is in DVC, not git; its .dvc file is committed
+    assert "/wine.csv" in (repo / RAW / ".gitignore").read_text()
+    tracked = run(["git", "ls-files", RAW], repo).stdout.split()
+    assert f"{SOURCE}.dvc" in tracked and SOURCE not in tracked
+    assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
 
 
 def _leaves(tree: object) -> list[object]:
