@@ -6,7 +6,6 @@ The slow tests read the project reproduced on data/raw/wine.csv
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import shutil
@@ -50,9 +49,7 @@ def test_remote_location_is_configurable_per_clone(project_copy: Path, tmp_path:
     repo = project_copy
     elsewhere = tmp_path / "team-share" / "nbml"
     run(["dvc", "remote", "modify", "--local", REMOTE, "url", str(elsewhere)], repo)
-    local = configparser.ConfigParser()
-    local.read(repo / ".dvc/config.local")
-    assert local[f'remote "{REMOTE}"']["url"] == str(elsewhere)
+    assert str(elsewhere) in (repo / ".dvc/config.local").read_text()
     listed = run(["dvc", "remote", "list"], repo).stdout.split()
     assert listed[listed.index(REMOTE) + 1] == str(elsewhere)
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
@@ -122,7 +119,8 @@ def test_checkout_restores_an_older_version_and_diff_shows_changes(pushed: Path)
     params = json.loads(
         run(["dvc", "params", "diff", "--json", old_commit, new_commit], repo).stdout
     )
-    assert params["params.yaml"]["prepare.test_size"] == {"old": 0.25, "new": 0.3}
+    change = params["params.yaml"]["prepare.test_size"]
+    assert (change["old"], change["new"]) == (0.25, 0.3)
     metrics = json.loads(
         run(["dvc", "metrics", "diff", "--all", "--json", old_commit, new_commit], repo).stdout
     )["outputs/metrics.json"]
