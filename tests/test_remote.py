@@ -249,7 +249,7 @@ def test_push_to_an_unreachable_remote_fails_then_completes(work_clone: Path):
     failed = run(["dvc", "push", "-r", "later"], work_clone, check=False, env=env, timeout=300)
     assert failed.returncode != 0
     message = failed.stdout + failed.stderr
-    assert "failed to push" in message.lower() or "could not connect" in message.lower(), message
+    assert "could not connect to the endpoint url" in message.lower(), message
 
     server = S3(port).start()
     try:
@@ -279,7 +279,7 @@ def test_pull_with_an_object_missing_on_the_remote_names_it(work_clone: Path, tm
     pulled = run(["dvc", "pull", "-r", "broken"], fresh, check=False)
     assert pulled.returncode != 0
     message = pulled.stdout + pulled.stderr
-    assert "data/models/model.skops" in message or model_md5 in message, message
+    assert "data/models/model.skops" in message and model_md5 in message, message
     # everything else did arrive
     assert (fresh / "reports/index.html").is_file()
     assert not (fresh / "data/models/model.skops").exists()
