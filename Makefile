@@ -48,3 +48,10 @@ lock: ## re-pin requirements.lock from requirements.in (needs the package index)
 
 clean-venv: ## remove .venv (the next target rebuilds it)
 	rm -rf $(VENV)
+
+.PHONY: push pull
+push: setup ## send data, model and reports to the DVC remote (default ../nbml-remote)
+	$(BIN)/dvc push
+
+pull: setup ## fetch data, model and reports from the DVC remote, nothing re-runs
+	$(BIN)/dvc pull

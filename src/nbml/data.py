@@ -1,9 +1,20 @@
-"""Load the source dataset, check it is fit for training, split it."""
+"""Load the source dataset, check it is fit for training, split it.
+
+The source is either a bundled dataset (by name) or a CSV/Parquet file under
+the raw folder (dvc.yaml ``vars.paths.raw``), which prepare declares as a
+dependency: a file anywhere else would be an input DVC does not track.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import codecs
+import csv
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -47,14 +58,232 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
 }
 
 
-def load_source(source: str) -> pd.DataFrame:
-    """Load a bundled dataset by name."""
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+AUTO = "auto"
+CSV_OPTIONS = ("delimiter", "encoding", "decimal")
+# Tried in this order when data.csv.encoding is auto. latin-1 decodes any
+# byte, so it is the last resort and never fails.
+ENCODINGS = ("utf-8", "cp1252", "latin-1")
+DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+_COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
+_DOT_NUMBER = re.compile(r"^[+-]?\d+\.\d+$")
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file is written: field delimiter, text encoding, decimal mark."""
+
+    delimiter: str
+    encoding: str
+    decimal: str
+
+    def describe(self) -> str:
+        shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
+        return f"delimiter {shown}, encoding {self.encoding}, decimal {self.decimal!r}"
+
+
+def is_file_source(source: str) -> bool:
+    """True when data.source names a file rather than a bundled dataset."""
     if source in BUNDLED:
-        return BUNDLED[source]()
-    raise DataError(
-        "params.yaml data.source",
-        [f"unknown dataset '{source}'; bundled datasets: {', '.join(BUNDLED)}"],
+        return False
+    return "/" in source or "\\" in source or source.lower().endswith(
+        CSV_SUFFIXES + PARQUET_SUFFIXES
     )
+
+
+def resolve_source_path(source: str, root: Path, raw_dir: str | Path) -> Path:
+    """The absolute path of a file source, refusing anything outside the raw folder.
+
+    The check is on the path as written (``..`` folded, symlinks not followed):
+    DVC may link tracked files to its cache, and the file is still under raw.
+    """
+    raw = Path(os.path.normpath(root / raw_dir))
+    path = Path(os.path.normpath(root / source))
+    raw_rel = raw.relative_to(root).as_posix() if raw.is_relative_to(root) else str(raw)
+    where = "params.yaml data.source"
+    if not path.is_relative_to(raw) or path == raw:
+        hint = ""
+        if (raw / Path(source).name).is_file():
+            hint = f" (did you mean {raw_rel}/{Path(source).name}?)"
+        raise DataError(
+            where,
+            [
+                f"'{source}' is not inside {raw_rel}/, the raw data folder that the prepare "
+                f"stage declares as its dependency (dvc.yaml vars.paths.raw); move the file "
+                f"there, track it with `dvc add`, and set data.source to its path relative "
+                f"to the project root{hint}"
+            ],
+        )
+    if not path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        kinds = ", ".join(CSV_SUFFIXES + PARQUET_SUFFIXES)
+        raise DataError(where, [f"'{source}': unsupported file type (expected one of {kinds})"])
+    if not path.is_file():
+        raise DataError(
+            where,
+            [
+                f"'{source}' does not exist; after a fresh clone run `dvc pull` "
+                f"(or `dvc checkout`) to fetch files tracked with `dvc add`"
+            ],
+        )
+    return path
+
+
+def csv_options(options: Mapping[str, Any] | None) -> dict[str, str]:
+    """Validate data.csv: each of delimiter, encoding, decimal is 'auto' or a value."""
+    given = dict(options or {})
+    where = "params.yaml data.csv"
+    problems: list[str] = []
+    unknown = sorted(set(given) - set(CSV_OPTIONS))
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(CSV_OPTIONS)}")
+    out = {key: str(given.get(key) if given.get(key) is not None else AUTO) for key in CSV_OPTIONS}
+    delim = _DELIMITER_NAMES.get(out["delimiter"].lower(), out["delimiter"])
+    if delim != AUTO and len(delim) != 1:
+        problems.append(
+            f"delimiter {out['delimiter']!r} must be one character, 'tab' or 'auto'"
+        )
+    out["delimiter"] = delim
+    if out["encoding"] != AUTO:
+        try:
+            codecs.lookup(out["encoding"])
+        except LookupError:
+            problems.append(f"encoding {out['encoding']!r} is not a known text encoding")
+    if out["decimal"] not in (AUTO, ".", ","):
+        problems.append(f"decimal {out['decimal']!r} must be '.', ',' or 'auto'")
+    if problems:
+        raise DataError(where, problems)
+    return out
+
+
+def detect_encoding(raw: bytes) -> str:
+    """The first of utf-8 (with or without BOM), cp1252, latin-1 that decodes ``raw``."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ENCODINGS:
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return ENCODINGS[-1]
+
+
+def detect_delimiter(text: str) -> str:
+    """The field delimiter of a CSV sample: csv.Sniffer, else the commonest candidate."""
+    lines = [line for line in text.splitlines() if line.strip()][:50]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        counts = {d: header.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def detect_decimal(text: str, delimiter: str) -> str:
+    """',' when numbers in the sample are written like 3,14 more often than 3.14."""
+    if delimiter == ",":
+        # an unquoted decimal comma cannot appear in a comma-separated file
+        return "."
+    comma = dot = 0
+    rows = csv.reader(text.splitlines()[1:200], delimiter=delimiter)
+    for row in rows:
+        for cell in row:
+            cell = cell.strip()
+            comma += bool(_COMMA_NUMBER.match(cell))
+            dot += bool(_DOT_NUMBER.match(cell))
+    return "," if comma > dot else "."
+
+
+def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialect:
+    """The dialect of a CSV file: values from data.csv, 'auto' ones detected."""
+    opts = csv_options(options)
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+        # the whole file must decode, not only its head: read it all for auto
+        rest = fh.read() if opts["encoding"] == AUTO else b""
+    encoding = opts["encoding"] if opts["encoding"] != AUTO else detect_encoding(head + rest)
+    # cut at the last full line, so a multi-byte character is never split
+    text = head[: head.rfind(b"\n") + 1 or len(head)].decode(encoding, errors="replace")
+    if encoding == "utf-8-sig":
+        text = text.lstrip("\ufeff")
+    delimiter = opts["delimiter"] if opts["delimiter"] != AUTO else detect_delimiter(text)
+    decimal = opts["decimal"] if opts["decimal"] != AUTO else detect_decimal(text, delimiter)
+    if decimal == delimiter:
+        raise DataError(
+            f"{path}",
+            [f"data.csv: decimal mark and delimiter are both {delimiter!r}; set one of them"],
+        )
+    return CsvDialect(delimiter, encoding, decimal)
+
+
+def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV file in its detected (or configured) dialect; errors name the file."""
+    dialect = sniff_csv(path, options)
+    try:
+        df = pd.read_csv(
+            path, sep=dialect.delimiter, encoding=dialect.encoding, decimal=dialect.decimal
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
+        ) from None
+    df.attrs["dialect"] = dialect.describe()
+    return df
+
+
+def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet source file."""
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several unrelated types
+            raise DataError(f"{path}", [f"cannot be read as Parquet: {exc}"]) from None
+    return read_csv(path, csv)
+
+
+def load_source(
+    source: str,
+    csv: Mapping[str, Any] | None = None,
+    root: Path | None = None,
+    raw_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Load a bundled dataset by name, or a CSV/Parquet file under the raw folder.
+
+    ``root`` and ``raw_dir`` default to the project's root and its
+    ``vars.paths.raw`` from dvc.yaml. ``csv`` is params.yaml ``data.csv``.
+    The frame's ``attrs["source"]`` says what was read and how.
+    """
+    if source in BUNDLED:
+        df = BUNDLED[source]()
+        df.attrs["source"] = f"bundled dataset '{source}'"
+        return df
+    if not is_file_source(source):
+        raise DataError(
+            "params.yaml data.source",
+            [
+                f"unknown dataset '{source}'; bundled datasets: {', '.join(BUNDLED)}; "
+                "or give the path of a CSV or Parquet file under the raw data folder, "
+                "e.g. data/raw/my.csv"
+            ],
+        )
+    if root is None or raw_dir is None:
+        from nbml.project import paths
+
+        project_paths = paths(root)
+        root = root or project_paths.root
+        raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
+    path = resolve_source_path(source, root, raw_dir)
+    df = read_source_file(path, csv)
+    how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
+    df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
+    return df
 
 
 def check_dataset(
