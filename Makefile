@@ -48,3 +48,14 @@ lock: ## re-pin requirements.lock from requirements.in (needs the package index)
 
 clean-venv: ## remove .venv (the next target rebuilds it)
 	rm -rf $(VENV)
+
+compare: setup ## write reports/compare.html: workspace vs HEAD vs experiments (offline page)
+	$(BIN)/python -m nbml.compare
+
+.PHONY: compare pr-report bench-exp
+BASE ?= main
+pr-report: setup ## write reports/pr-report.md: metrics/params diff and plots against BASE (default main)
+	$(BIN)/python -m nbml.pr_report --base $(BASE)
+
+bench-exp: setup ## time four queued experiments with -j 2 against the same four run one by one
+	$(BIN)/python -m nbml.bench_exp
