@@ -168,7 +168,7 @@ def overlay_curves(
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[len(classes):]:
         ax.set_visible(False)
-    for ax, label in zip(axes, classes):
+    for ax, label in zip(axes, classes, strict=False):
         for name, df in frames.items():
             part = df[df["class"].astype(str) == label]
             ax.plot(part[x], part[y], label=name, drawstyle="steps-post", alpha=0.8)
@@ -197,7 +197,7 @@ def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[len(frames):]:
         ax.set_visible(False)
-    for ax, (name, df) in zip(axes, frames.items()):
+    for ax, (name, df) in zip(axes, frames.items(), strict=False):
         table = pd.crosstab(df["actual"].astype(str), df["predicted"].astype(str))
         table = table.reindex(index=labels, columns=labels, fill_value=0)
         ax.imshow(table.values, cmap="Blues")

@@ -1,0 +1,96 @@
+"""Drive DVC's experiment queue from scripts: start, wait with a limit, clean up.
+
+Queue workers have been reported to hang (iterative/dvc#8165, #10398), and
+after the queue is empty one worker stays idle. Anything that starts workers
+(the benchmark, the tests) waits with a time limit and then stops them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+_ROW = re.compile(r"^(\S+)\s+(\S+)\s+.*\s(Queued|Running|Success|Failed)\s*$")
+DONE = frozenset({"Success", "Failed"})
+
+
+class QueueTimeout(RuntimeError):
+    """The queue did not finish in time; the message shows its last status."""
+
+
+def _dvc(args: list[str], root: Path, env: dict[str, str] | None, timeout: float = 120) -> str:
+    proc = subprocess.run(["dvc", *args], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dvc {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc.stdout
+
+
+def parse_status(text: str) -> dict[str, str]:
+    """``{experiment name: status}`` from ``dvc queue status`` output."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _ROW.match(line.strip())
+        if match and match.group(1) != "Task":
+            found[match.group(2)] = match.group(3)
+    return found
+
+
+def status(root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The queue's tasks and their states."""
+    return parse_status(_dvc(["queue", "status"], root, env))
+
+
+def wait(root: Path, timeout: float, env: dict[str, str] | None = None,
+         poll: float = 1.0) -> dict[str, str]:
+    """Block until no task is queued or running; raise QueueTimeout after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = status(root, env)
+        if current and all(s in DONE for s in current.values()):
+            return current
+        if time.monotonic() > deadline:
+            raise QueueTimeout(f"queue not finished after {timeout:g} s: {current}")
+        time.sleep(poll)
+
+
+def stop(root: Path, env: dict[str, str] | None = None) -> None:
+    """Stop the workers of this repository's queue, killing any that linger."""
+    try:
+        _dvc(["queue", "stop", "--kill"], root, env, timeout=60)
+    except (RuntimeError, subprocess.TimeoutExpired):
+        pass
+    for pid in worker_pids(root):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+def worker_pids(root: Path) -> list[int]:
+    """Processes of ``dvc exp queue-worker`` whose working directory is ``root``."""
+    import psutil
+
+    pids = []
+    want = str(root.resolve())
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if "queue-worker" in cmd and (proc.info["cwd"] or "") == want:
+                pids.append(proc.info["pid"])
+        except (psutil.Error, TypeError):
+            continue
+    return pids
+
+
+def run_queue(root: Path, jobs: int, timeout: float,
+              env: dict[str, str] | None = None) -> dict[str, str]:
+    """Start ``jobs`` workers, wait for every queued task, always stop the workers."""
+    try:
+        _dvc(["queue", "start", "-j", str(jobs)], root, env)
+        return wait(root, timeout, env)
+    finally:
+        stop(root, env)
