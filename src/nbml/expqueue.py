@@ -86,11 +86,25 @@ def worker_pids(root: Path) -> list[int]:
     return pids
 
 
+def start(root: Path, jobs: int, env: dict[str, str] | None = None) -> None:
+    """``dvc queue start -j JOBS``, without holding on to the workers' output.
+
+    The workers inherit the command's stdout and stderr: with pipes, reading
+    them to the end would wait for the workers to exit, so they go to
+    /dev/null (each experiment's output is in ``dvc queue logs NAME``).
+    """
+    proc = subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=root, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dvc queue start -j {jobs} exited {proc.returncode} in {root}")
+
+
 def run_queue(root: Path, jobs: int, timeout: float,
               env: dict[str, str] | None = None) -> dict[str, str]:
     """Start ``jobs`` workers, wait for every queued task, always stop the workers."""
     try:
-        _dvc(["queue", "start", "-j", str(jobs)], root, env)
+        start(root, jobs, env)
         return wait(root, timeout, env)
     finally:
         stop(root, env)
