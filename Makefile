@@ -57,5 +57,5 @@ BASE ?= main
 pr-report: setup ## write reports/pr-report.md: metrics/params diff and plots against BASE (default main)
 	$(BIN)/python -m nbml.pr_report --base $(BASE)
 
-bench-exp: setup ## time four queued experiments with -j 2 against the same four run one by one
+bench-exp: setup ## time four queued experiments with -j 2 against four run one by one
 	$(BIN)/python -m nbml.bench_exp
