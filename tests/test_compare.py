@@ -25,7 +25,7 @@ def _entry(rev: str, name: str | None, lr: float, loss: float, acc: float) -> di
 
 def _exp_show() -> list[dict]:
     good = _entry("b" * 40, "good-exp", 0.2, 0.01, 0.9)
-    bad = _entry("c" * 40, "bad-exp", -1, 0.02, 0.95)  # a failed run shows its base's metrics
+    bad = _entry("c" * 40, "bad-exp", -1, 0.005, 0.99)  # never to be credited: it failed
     bad["error"] = {"msg": "Experiment run failed", "type": ""}
     head = _entry("a" * 40, "main", 0.1, 0.02, 0.95)
     head["experiments"] = [
@@ -50,8 +50,8 @@ def test_parse_exp_show_reads_workspace_commit_and_experiments() -> None:
 def test_best_values_respect_lower_is_better_and_skip_failed_runs() -> None:
     revs = compare.parse_exp_show(_exp_show(), METRICS)
     assert compare.best_values(revs, ["log_loss", "accuracy"]) == {
-        "log_loss": 0.01,  # lower is better
-        "accuracy": 0.95,  # from workspace/main; the failed run is left out
+        "log_loss": 0.01,  # lower is better; the failed 0.005 does not count
+        "accuracy": 0.95,
     }
     assert compare.differing_params([r for r in revs if r.ok]) == ["train.kwargs.learning_rate"]
 
