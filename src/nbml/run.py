@@ -97,11 +97,15 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     debug.parent.mkdir(parents=True, exist_ok=True)
     debug.unlink(missing_ok=True)
     limit = execution_timeout(root, timeout)
-    exporter = _preload_exporter()
 
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
+
+    # Started only after papermill is imported: importing jupyter_client from
+    # two threads at once failed now and then with "cannot import name
+    # 'AsyncKernelManager' from partially initialized module".
+    exporter = _preload_exporter()
 
     _say(f"stage '{stage}': running {files.notebook} ({len(nb.get('cells', []))} cells)")
     # A fixed hash seed keeps set/dict-of-str iteration order, and so the
