@@ -56,7 +56,7 @@ def experiments(repo: Path) -> dict[str, dict[str, Any]]:
 def exp_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A committed baseline plus three good and one failing experiment, run -j 2."""
     repo = copy_project(tmp_path_factory.mktemp("experiments") / "project")
-    env = project_env()
+    env = {**project_env(), "OMP_NUM_THREADS": "1"}  # two workers on 2 cores (docs)
     run(["dvc", "repro"], repo, timeout=300)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "-m", "baseline run"], repo)
