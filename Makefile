@@ -55,3 +55,14 @@ push: setup ## send data, model and reports to the DVC remote (default ../nbml-r
 
 pull: setup ## fetch data, model and reports from the DVC remote, nothing re-runs
 	$(BIN)/dvc pull
+
+compare: setup ## write reports/compare.html: workspace vs HEAD vs experiments (offline page)
+	$(BIN)/python -m nbml.compare
+
+.PHONY: compare pr-report bench-exp
+BASE ?= main
+pr-report: setup ## write reports/pr-report.md: metrics/params diff and plots against BASE (default main)
+	$(BIN)/python -m nbml.pr_report --base $(BASE)
+
+bench-exp: setup ## time four queued experiments with -j 2 against four run one by one
+	$(BIN)/python -m nbml.bench_exp

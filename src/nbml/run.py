@@ -114,6 +114,7 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     # A fixed hash seed keeps set/dict-of-str iteration order, and so the
     # executed notebook's bytes, the same from run to run.
     os.environ["PYTHONHASHSEED"] = "0"
+    _prefer_checkout_helpers(proj)
     started = time.time()
     kernel = _start_kernel(nb, source.parent)
 
@@ -162,9 +163,11 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
             nbfile.write_atomic(debug, nbfile.dumps(_plain(executed)))
         where = nbfile.describe_cell(*bad) if bad else "before any cell finished"
         detail = "" if problem.split(":")[0] in where else f"\n  {problem}"
+        kept = _keep_for_experiment(root, stage, debug)
+        also = f" (and in {kept})" if kept else ""
         raise StageError(
             f"stage '{stage}' failed in {files.notebook}, {where}{detail}\n"
-            f"  partially executed notebook kept in {debug.relative_to(root)}; "
+            f"  partially executed notebook kept in {debug.relative_to(root)}{also}; "
             "no outputs were recorded"
         )
 
@@ -237,6 +240,47 @@ def _echo_warnings(nb: dict[str, Any]) -> None:
                 for line in text.splitlines():
                     if line.startswith(nbfile.WARNING_PREFIX):
                         print(line, file=sys.stderr, flush=True)
+
+
+def _prefer_checkout_helpers(proj: Project) -> None:
+    """Make the kernel import the helper package of the checkout being run.
+
+    The venv installs the package in editable mode, pointing at the clone it
+    was built in. A queued or ``--temp`` experiment runs in a copy under
+    ``.dvc/tmp/exps``; without this its notebooks would import the main
+    workspace's helpers, not the (possibly changed) ones of the experiment.
+    The kernel inherits this environment.
+    """
+    helpers = proj.root / proj.path_names.get("helpers", "src/nbml")
+    if not (helpers / "__init__.py").is_file():
+        return
+    source_root = str(helpers.parent)
+    current = os.environ.get("PYTHONPATH", "")
+    if source_root not in current.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, current) if p)
+
+
+def _keep_for_experiment(root: Path, stage: str, debug: Path) -> Path | None:
+    """Copy a failed notebook out of a queued experiment's temporary workspace.
+
+    Queued experiments run in a copy that DVC deletes after a failure. DVC
+    passes the main repository as ``DVC_ROOT`` and the experiment's name as
+    ``DVC_EXP_NAME``; the notebook is kept as
+    ``logs/failed/<experiment>/<stage>.ipynb`` in the main workspace.
+    """
+    main_root = os.environ.get("DVC_ROOT")
+    name = os.environ.get("DVC_EXP_NAME")
+    if not main_root or not name or not debug.is_file():
+        return None
+    main = Path(main_root).resolve()
+    if main == root.resolve():
+        return None
+    target = main / LOG_DIR / "failed" / name / f"{stage}.ipynb"
+    try:
+        nbfile.write_atomic(target, debug.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    return target
 
 
 def _plain(nb: Any) -> dict[str, Any]:
