@@ -100,12 +100,15 @@ def test_failed_cell_counts_source_cells_only():
 
 def test_failed_cell_finds_cells_that_never_ran():
     nb = make_nb()
-    for cell, status in zip(nb["cells"][1:], ("completed", "pending")):
-        cell["metadata"]["papermill"] = {"status": status}
+    for cell, status in zip(nb["cells"][1:], ("completed", "pending"), strict=True):
+        cell["metadata"]["papermill"] = {"status": status, "start_time": "t"}
     assert nbfile.failed_cell(nb)[1]["id"] == "work"
     done = copy.deepcopy(nb)
     done["cells"][2]["metadata"]["papermill"]["status"] = "completed"
     assert nbfile.failed_cell(done) is None
+    # a dead kernel: papermill marks all cells completed, the later ones never started
+    done["cells"][2]["metadata"]["papermill"]["start_time"] = None
+    assert nbfile.failed_cell(done)[1]["id"] == "p"
 
 
 def test_dumps_is_stable_and_ends_with_newline():

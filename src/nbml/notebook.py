@@ -216,16 +216,26 @@ def failed_cell(nb: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     source_cells = [
         c for c in nb.get("cells", []) if not _INSERTED_TAGS & set(c.get("metadata", {}).get("tags") or [])
     ]
+    last_ran: tuple[int, dict[str, Any]] | None = None
     for index, cell in enumerate(source_cells):
         if cell.get("cell_type") != "code":
             continue
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             return index, cell
-        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        papermill = cell.get("metadata", {}).get("papermill")
+        status = (papermill or {}).get("status")
         if status is not None and status != "completed":
             return index, cell
-        if status is None and cell.get("execution_count") is None and _source(cell).strip():
-            return index, cell
+        started = (
+            papermill.get("start_time") is not None
+            if papermill
+            else cell.get("execution_count") is not None
+        )
+        if not started and _source(cell).strip():
+            # never started: execution ended in the cell before (a dead kernel;
+            # papermill then marks every cell "completed")
+            return last_ran or (index, cell)
+        last_ran = (index, cell)
     return None
 
 

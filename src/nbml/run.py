@@ -150,7 +150,7 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     except RuntimeError as exc:  # e.g. the kernel died before it replied at all
         problem = f"the kernel could not run the notebook: {exc}"
     finally:
-        kernel.shutdown_kernel(now=True)
+        _stop_kernel(kernel)
     elapsed = time.time() - started
 
     partial = executed if executed is not None else _read_partial(debug)
@@ -216,19 +216,34 @@ def _start_kernel(nb: dict[str, Any], cwd: Path) -> Any:
     execution count) and only runs ``import`` statements the notebook itself
     makes, so the executed notebook is the same as without it.
     """
-    from jupyter_client.manager import KernelManager
+    # nbclient needs the asynchronous manager: with the blocking one, a dead
+    # kernel or a timeout is never noticed while it waits for output.
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     name = nb.get("metadata", {}).get("kernelspec", {}).get("name", "python3")
-    manager = KernelManager(kernel_name=name)
-    manager.start_kernel(cwd=str(cwd))
+    manager = AsyncKernelManager(kernel_name=name)
+    run_sync(manager.start_kernel)(cwd=str(cwd))
     imports = nbfile.import_statements(nb)
     if imports:
-        client = manager.client()
+        client = BlockingKernelClient()
+        client.load_connection_info(manager.get_connection_info())
         client.start_channels()
         code = "try:\n" + "".join(f"    {line}\n" for line in imports) + "except Exception:\n    pass\n"
         client.execute(code, silent=True, store_history=False)
         client.stop_channels()
     return manager
+
+
+def _stop_kernel(manager: Any) -> None:
+    """Shut the kernel down now; it may already be dead."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        run_sync(manager.shutdown_kernel)(now=True)
+    except Exception:  # already gone: nothing left to stop
+        pass
 
 
 def _echo_warnings(nb: dict[str, Any]) -> None:
