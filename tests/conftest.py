@@ -19,7 +19,10 @@ def tracked_files(root: Path = ROOT) -> list[str]:
     """Files git tracks (plus new, unignored ones): what a fresh clone would hold."""
     out = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root, check=True, capture_output=True, text=True,
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return [p for p in out.splitlines() if (root / p).is_file()]
 
@@ -39,7 +42,10 @@ def project_env(home: Path | None = None) -> dict[str, str]:
 
 
 def run(
-    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None,
+    args: list[str],
+    cwd: Path,
+    check: bool = True,
+    env: dict[str, str] | None = None,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command in a copy; on unexpected failure show its output."""

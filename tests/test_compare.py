@@ -15,8 +15,14 @@ def _entry(rev: str, name: str | None, lr: float, loss: float, acc: float) -> di
         "rev": rev,
         "name": name,
         "data": {
-            "params": {"params.yaml": {"data": {"train": {"kwargs": {"learning_rate": lr}},
-                                                "evaluate": {"metrics": ["log_loss"]}}}},
+            "params": {
+                "params.yaml": {
+                    "data": {
+                        "train": {"kwargs": {"learning_rate": lr}},
+                        "evaluate": {"metrics": ["log_loss"]},
+                    }
+                }
+            },
             "metrics": {METRICS: {"data": {"log_loss": loss, "accuracy": acc}}},
         },
         "error": None,
@@ -69,7 +75,9 @@ def test_metrics_table_marks_best_and_greys_failed() -> None:
 
 def test_flatten_keeps_lists_as_values() -> None:
     assert compare.flatten({"a": {"b": 1, "c": [1, 2]}, "d": {}}) == {
-        "a.b": 1, "a.c": [1, 2], "d": {},
+        "a.b": 1,
+        "a.c": [1, 2],
+        "d": {},
     }
 
 
@@ -92,5 +100,7 @@ def test_parse_queue_status() -> None:
         "Worker status: 1 active, 0 idle\n"
     )
     assert expqueue.parse_status(text) == {
-        "pushy-gram": "Success", "bad": "Failed", "gauge-site": "Running",
+        "pushy-gram": "Success",
+        "bad": "Failed",
+        "gauge-site": "Running",
     }

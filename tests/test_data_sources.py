@@ -199,8 +199,10 @@ def test_own_csv_end_to_end(tmp_path_factory: pytest.TempPathFactory):
     executed = (repo / "outputs/notebooks/prepare.ipynb").read_text()
     assert "delimiter ';'" in executed and "decimal ','" in executed
     prepared = pd.concat(
-        [pd.read_parquet(repo / "data/prepared/train.parquet"),
-         pd.read_parquet(repo / "data/prepared/test.parquet")]
+        [
+            pd.read_parquet(repo / "data/prepared/train.parquet"),
+            pd.read_parquet(repo / "data/prepared/test.parquet"),
+        ]
     )
     assert len(prepared) == len(frame)
     assert set(prepared.columns) == set(frame.columns)

@@ -24,7 +24,11 @@ from nbml import expqueue
 pytestmark = pytest.mark.slow
 
 GRID = ("0.05", "0.2", "0.3")
-BAD = "bad-lr"  # learning_rate=-1: HistGradientBoosting refuses it when train fits
+# Passes the param checks but fails inside the prepare notebook: no class of
+# the data has that many rows (a bad value like learning_rate=-1 is refused
+# by nbml.checks before any notebook runs).
+BAD = "too-few-rows"
+BAD_PARAM = "prepare.min_rows_per_class=100000"
 QUEUE_TIMEOUT = 300
 # make in the copy uses this venv instead of building its own .venv there
 MAKE_VENV = f"VENV={Path(sys.prefix)}"
@@ -60,9 +64,10 @@ def exp_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     run(["dvc", "repro"], repo, timeout=300)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "-m", "baseline run"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", f"train.kwargs.learning_rate={','.join(GRID)}"],
-        repo)
-    run(["dvc", "exp", "run", "--queue", "-n", BAD, "-S", "train.kwargs.learning_rate=-1"], repo)
+    run(
+        ["dvc", "exp", "run", "--queue", "-S", f"train.kwargs.learning_rate={','.join(GRID)}"], repo
+    )
+    run(["dvc", "exp", "run", "--queue", "-n", BAD, "-S", BAD_PARAM], repo)
     try:
         expqueue.run_queue(repo, jobs=2, timeout=QUEUE_TIMEOUT, env=env)
         yield repo
@@ -88,9 +93,9 @@ def test_failed_notebook_shows_as_failed_with_its_error(exp_repo: Path) -> None:
     assert expqueue.status(exp_repo, project_env())[BAD] == "Failed"
     assert experiments(exp_repo)[BAD]["state"] == "failed"
     log = run(["dvc", "queue", "logs", BAD], exp_repo).stdout
-    assert "stage 'train' failed in notebooks/train.ipynb" in log
-    assert "learning_rate" in log
-    kept = exp_repo / "logs" / "failed" / BAD / "train.ipynb"
+    assert "stage 'prepare' failed in notebooks/prepare.ipynb" in log
+    assert "min_rows_per_class" in log
+    kept = exp_repo / "logs" / "failed" / BAD / "prepare.ipynb"
     assert kept.is_file(), "the partially executed notebook was not kept in the workspace"
     outputs = [o for c in json.loads(kept.read_text())["cells"] for o in c.get("outputs", [])]
     assert any(o.get("output_type") == "error" for o in outputs)
@@ -151,8 +156,9 @@ def test_apply_branch_and_pr_report(exp_repo: Path) -> None:
 
 
 def test_exp_run_set_param_reruns_only_affected_stages(exp_repo: Path) -> None:
-    out = run(["dvc", "exp", "run", "-S", "evaluate.importance_repeats=2"], exp_repo,
-              timeout=300).stdout
+    out = run(
+        ["dvc", "exp", "run", "-S", "evaluate.importance_repeats=2"], exp_repo, timeout=300
+    ).stdout
     for stage in ("prepare", "explore", "featurize", "train"):
         assert f"Stage '{stage}' didn't change, skipping" in out
     for stage in ("evaluate", "report"):

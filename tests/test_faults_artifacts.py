@@ -14,8 +14,20 @@ from sklearn.linear_model import LogisticRegression
 from conftest import ROOT, tracked_files
 from nbml.model import ModelError, load_model, save_model
 
-TEXT_SUFFIXES = {".py", ".ipynb", ".yaml", ".yml", ".toml", ".cfg", ".md", ".json", ".txt",
-                 ".lock", ".in", ""}
+TEXT_SUFFIXES = {
+    ".py",
+    ".ipynb",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".cfg",
+    ".md",
+    ".json",
+    ".txt",
+    ".lock",
+    ".in",
+    "",
+}
 
 
 @pytest.fixture
@@ -94,17 +106,26 @@ UNSAFE_LOADS = re.compile(
 
 
 def test_nothing_loads_an_artifact_with_pickle_or_joblib():
-    offenders = [f"{rel}: {m.group(0)}" for rel, text in _sources()
-                 if rel != "tests/test_faults_artifacts.py"
-                 for m in UNSAFE_LOADS.finditer(text)]
+    offenders = [
+        f"{rel}: {m.group(0)}"
+        for rel, text in _sources()
+        if rel != "tests/test_faults_artifacts.py"
+        for m in UNSAFE_LOADS.finditer(text)
+    ]
     assert offenders == [], offenders
 
 
 def test_yaml_is_loaded_safely_everywhere():
-    unsafe = re.compile(r"yaml\.(load|load_all)\((?![^)]*Loader=yaml\.(Safe|CSafe)Loader)"
-                        r"|yaml\.(unsafe_load|full_load)|Loader=yaml\.(Unsafe|Full)?Loader\b(?<!Safe)")
-    offenders = [f"{rel}: {m.group(0)}" for rel, text in _sources()
-                 if rel != "tests/test_faults_artifacts.py" for m in unsafe.finditer(text)]
+    unsafe = re.compile(
+        r"yaml\.(load|load_all)\((?![^)]*Loader=yaml\.(Safe|CSafe)Loader)"
+        r"|yaml\.(unsafe_load|full_load)|Loader=yaml\.(Unsafe|Full)?Loader\b(?<!Safe)"
+    )
+    offenders = [
+        f"{rel}: {m.group(0)}"
+        for rel, text in _sources()
+        if rel != "tests/test_faults_artifacts.py"
+        for m in unsafe.finditer(text)
+    ]
     assert offenders == [], offenders
     assert "yaml.safe_load" in (ROOT / "src/nbml/project.py").read_text()
 
@@ -118,7 +139,8 @@ SECRET_PATTERNS = {
     "credential assignment": re.compile(
         r"(?i)\b(secret_access_key|access_key_id|aws_secret|password|passwd|token|api_key|"
         r"secret|gdrive_client_secret|connection_string|sas_token|account_key)\s*[=:]\s*"
-        r"['\"]?(?!\$\{|<|\{\{|None|null|false|true)[A-Za-z0-9/+_\-]{12,}"),
+        r"['\"]?(?!\$\{|<|\{\{|None|null|false|true)[A-Za-z0-9/+_\-]{12,}"
+    ),
 }
 
 
@@ -128,9 +150,12 @@ def _secrets_in(text: str) -> list[str]:
 
 def test_secret_scanner_catches_key_like_strings():
     assert _secrets_in("access_key_id = AKIAABCDEFGHIJKLMNOP") == [
-        "AWS access key id", "credential assignment"]
+        "AWS access key id",
+        "credential assignment",
+    ]
     assert _secrets_in("    secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY") == [
-        "credential assignment"]
+        "credential assignment"
+    ]
     assert _secrets_in("password: ${PASSWORD}") == []
 
 

@@ -88,8 +88,9 @@ def test_class_too_small_for_stratified_split(penguins):
 
 
 def test_too_few_test_rows_for_split(penguins):
-    err = problems_of(penguins.head(60).assign(species=["a", "b", "c"] * 20), test_size=0.02,
-                      min_rows_per_class=2)
+    err = problems_of(
+        penguins.head(60).assign(species=["a", "b", "c"] * 20), test_size=0.02, min_rows_per_class=2
+    )
     assert "prepare.test_size=0.02 gives 1 test rows for 3 classes" in str(err)
 
 
@@ -99,8 +100,9 @@ def test_entirely_empty_column(penguins):
 
 
 def test_empty_column_listed_in_drop_is_accepted(penguins):
-    validate.validate_source(penguins.assign(notes=np.nan), "x", "species", 0.25, 10,
-                             drop=["notes"])
+    validate.validate_source(
+        penguins.assign(notes=np.nan), "x", "species", 0.25, 10, drop=["notes"]
+    )
 
 
 def test_duplicated_column_names(penguins):
@@ -160,8 +162,10 @@ def test_category_unseen_in_training_is_reported(penguins, capsys):
     df = penguins.dropna().reset_index(drop=True)
     X, y = df.drop(columns=["species"]), df["species"]
     types = infer_feature_types(df, "species")
-    model = compose(build_preprocessor(types), make_estimator(
-        "sklearn.linear_model.LogisticRegression", {"max_iter": 500}))
+    model = compose(
+        build_preprocessor(types),
+        make_estimator("sklearn.linear_model.LogisticRegression", {"max_iter": 500}),
+    )
     model.fit(X, y)
     X_new = X.head(6).copy()
     X_new.loc[[0, 1], "island"] = "Atlantis"
@@ -169,7 +173,9 @@ def test_category_unseen_in_training_is_reported(penguins, capsys):
     unseen = validate.report_unseen(model, X_new, where="data/prepared/test.parquet")
     assert unseen == {"island": {"Atlantis": 2}, "sex": {"unknown": 1}}
     err = capsys.readouterr().err
-    assert "nbml warning: data/prepared/test.parquet: column 'island' has value(s) that " \
+    assert (
+        "nbml warning: data/prepared/test.parquet: column 'island' has value(s) that "
         "training never saw: 'Atlantis' (2 rows)" in err
+    )
     assert len(model.predict(X_new)) == 6  # still predicts: the warning is not an error
     assert validate.unseen_categories(model, X) == {}

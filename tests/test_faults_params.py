@@ -44,15 +44,20 @@ def test_unknown_estimator(proj):
 
 
 def test_estimator_that_is_not_a_classifier(proj):
-    text = problems(with_params(proj, train={"estimator": "sklearn.linear_model.LinearRegression",
-                                             "kwargs": {}}))
+    text = problems(
+        with_params(
+            proj, train={"estimator": "sklearn.linear_model.LinearRegression", "kwargs": {}}
+        )
+    )
     assert "sklearn.linear_model.LinearRegression is not a scikit-learn classifier" in text
 
 
 def test_unknown_hyperparameter(proj):
     text = problems(with_params(proj, train={"kwargs": {"max_iters": 10}}))
-    assert "train.kwargs.max_iters: HistGradientBoostingClassifier takes no parameter " \
+    assert (
+        "train.kwargs.max_iters: HistGradientBoostingClassifier takes no parameter "
         "'max_iters' (did you mean 'max_iter'?)" in text
+    )
     assert "allowed: categorical_features, class_weight" in text
 
 
@@ -65,25 +70,36 @@ def test_hyperparameter_of_wrong_type(proj):
 @pytest.mark.parametrize("size", [0, 1, 1.5, -0.1, "0.2", True])
 def test_test_size_out_of_range(proj, size):
     text = problems(with_params(proj, prepare={"test_size": size}))
-    assert f"prepare.test_size: expected a fraction between 0 and 1 (exclusive), e.g. 0.25; " \
+    assert (
+        f"prepare.test_size: expected a fraction between 0 and 1 (exclusive), e.g. 0.25; "
         f"found {size!r}" in text
+    )
 
 
 def test_unknown_metric(proj):
     text = problems(with_params(proj, evaluate={"metrics": ["accuracy", "f1_macr"]}))
-    assert "evaluate.metrics: unknown metric 'f1_macr' (did you mean 'f1_macro'?); " \
+    assert (
+        "evaluate.metrics: unknown metric 'f1_macr' (did you mean 'f1_macro'?); "
         "allowed: accuracy, balanced_accuracy, f1_macro, roc_auc_ovr, log_loss" in text
+    )
 
 
 def test_other_sections(proj):
-    text = problems(with_params(proj, featurize={"numeric_impute": "avg", "scale": "yes"},
-                                prepare={"seed": -1, "schema": {"a": "text"}},
-                                data={"drop": "sex"}))
-    for part in ("featurize.numeric_impute: unknown strategy 'avg'; allowed: mean, median",
-                 "featurize.scale: expected true or false, found 'yes'",
-                 "prepare.seed: expected an integer >= 0, found -1",
-                 "prepare.schema.a: unknown type 'text'; allowed: float, int, str",
-                 "data.drop: expected a list of column names, found 'sex'"):
+    text = problems(
+        with_params(
+            proj,
+            featurize={"numeric_impute": "avg", "scale": "yes"},
+            prepare={"seed": -1, "schema": {"a": "text"}},
+            data={"drop": "sex"},
+        )
+    )
+    for part in (
+        "featurize.numeric_impute: unknown strategy 'avg'; allowed: mean, median",
+        "featurize.scale: expected true or false, found 'yes'",
+        "prepare.seed: expected an integer >= 0, found -1",
+        "prepare.schema.a: unknown type 'text'; allowed: float, int, str",
+        "data.drop: expected a list of column names, found 'sex'",
+    ):
         assert part in text
     assert text.startswith("5 problem(s)")
 

@@ -44,8 +44,17 @@ def _inject_fault_cell(repo: Path) -> None:
     path = repo / "notebooks" / "prepare.ipynb"
     nb = json.loads(path.read_text())
     index = next(i for i, c in enumerate(nb["cells"]) if c.get("id") == "write")
-    nb["cells"].insert(index + 1, {"cell_type": "code", "execution_count": None, "id": "fault",
-                                   "metadata": {}, "outputs": [], "source": FAULT_CELL})
+    nb["cells"].insert(
+        index + 1,
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "fault",
+            "metadata": {},
+            "outputs": [],
+            "source": FAULT_CELL,
+        },
+    )
     path.write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n")
 
 
@@ -76,8 +85,11 @@ def snapshot(repo: Path) -> dict[str, object]:
 
 
 def digest(repo: Path) -> dict[str, str]:
-    files = [*sorted((repo / "data" / "prepared").glob("*")),
-             repo / "outputs/notebooks/prepare.ipynb", repo / "reports/prepare.html"]
+    files = [
+        *sorted((repo / "data" / "prepared").glob("*")),
+        repo / "outputs/notebooks/prepare.ipynb",
+        repo / "reports/prepare.html",
+    ]
     return {str(f.relative_to(repo)): hashlib.md5(f.read_bytes()).hexdigest() for f in files}
 
 
@@ -148,9 +160,15 @@ def test_ctrl_c_during_dvc_repro(repo: Path):
     before, good = snapshot(repo), digest(repo)
     marker = repo / "data" / "prepared" / "test.parquet"
     marker.unlink()
-    proc = subprocess.Popen(["dvc", "repro", "-f", "prepare"], cwd=repo, env=fault_env("sleep:60"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["dvc", "repro", "-f", "prepare"],
+        cwd=repo,
+        env=fault_env("sleep:60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while not marker.exists() and time.time() < deadline:  # the fault cell comes next
         time.sleep(0.2)
@@ -166,9 +184,14 @@ def test_ctrl_c_during_dvc_repro(repo: Path):
 
 def test_two_dvc_repro_at_once(repo: Path):
     before, good = snapshot(repo), digest(repo)
-    first = subprocess.Popen(["dvc", "repro", "-f", "prepare"], cwd=repo,
-                             env=fault_env("sleep:8"), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        ["dvc", "repro", "-f", "prepare"],
+        cwd=repo,
+        env=fault_env("sleep:8"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(3)
     second = run(["dvc", "repro", "-f", "prepare"], repo, check=False, env=fault_env(""))
     out, err = first.communicate(timeout=180)

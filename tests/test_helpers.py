@@ -18,13 +18,15 @@ def frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     n = 60
     label = np.repeat(["a", "b", "c"], n // 3)
-    return pd.DataFrame({
-        "size": rng.normal(size=n) + (label == "b") * 3,
-        "colour": rng.choice(["red", "blue", None], size=n),
-        "constant": 1,
-        "name": [f"row{i}" for i in range(n)],
-        "label": label,
-    })
+    return pd.DataFrame(
+        {
+            "size": rng.normal(size=n) + (label == "b") * 3,
+            "colour": rng.choice(["red", "blue", None], size=n),
+            "constant": 1,
+            "name": [f"row{i}" for i in range(n)],
+            "label": label,
+        }
+    )
 
 
 # -- data -------------------------------------------------------------------
@@ -44,7 +46,9 @@ def test_check_dataset_reports_every_problem_at_once(frame):
 
 
 def test_check_dataset_names_missing_target_and_columns(frame):
-    with pytest.raises(data.DataError, match=r"target column 'species' not found; columns are: size"):
+    with pytest.raises(
+        data.DataError, match=r"target column 'species' not found; columns are: size"
+    ):
         data.check_dataset(frame, "species", 0.25, 5, "t")
 
 
@@ -102,13 +106,16 @@ def test_estimator_by_import_path_with_kwargs():
     assert est.get_params()["C"] == 0.5
 
 
-@pytest.mark.parametrize("path, kwargs, message", [
-    ("LogisticRegression", {}, "is not an import path"),
-    ("sklearn.nope.Model", {}, "cannot import module 'sklearn.nope'"),
-    ("sklearn.linear_model.Nope", {}, "has no class 'Nope'"),
-    ("sklearn.linear_model.LinearRegression", {}, "is not a scikit-learn classifier"),
-    ("sklearn.linear_model.LogisticRegression", {"depth": 3}, "depth not accepted by"),
-])
+@pytest.mark.parametrize(
+    "path, kwargs, message",
+    [
+        ("LogisticRegression", {}, "is not an import path"),
+        ("sklearn.nope.Model", {}, "cannot import module 'sklearn.nope'"),
+        ("sklearn.linear_model.Nope", {}, "has no class 'Nope'"),
+        ("sklearn.linear_model.LinearRegression", {}, "is not a scikit-learn classifier"),
+        ("sklearn.linear_model.LogisticRegression", {"depth": 3}, "depth not accepted by"),
+    ],
+)
 def test_bad_estimator_params_are_named(path, kwargs, message):
     with pytest.raises(model.ModelError, match=message):
         model.make_estimator(path, kwargs)
@@ -118,7 +125,8 @@ def _fitted(frame):
     types = features.infer_feature_types(frame, "label")
     X, y = data.split_xy(frame, "label")
     est = model.make_estimator(
-        "sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 5, "random_state": 0})
+        "sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 5, "random_state": 0}
+    )
     return model.compose(features.build_preprocessor(types), est).fit(X, y), X
 
 
@@ -190,11 +198,13 @@ def test_unknown_metric_lists_known_ones():
 def test_dag_edges_follow_outs_into_deps():
     proj = Project(
         root=Path("."),
-        pipeline={"stages": {
-            "a": {"outs": ["data/x"]},
-            "b": {"deps": ["data/x/file.parquet"], "outs": ["m.json"]},
-            "c": {"deps": ["m.json", "data/x"]},
-        }},
+        pipeline={
+            "stages": {
+                "a": {"outs": ["data/x"]},
+                "b": {"deps": ["data/x/file.parquet"], "outs": ["m.json"]},
+                "c": {"deps": ["m.json", "data/x"]},
+            }
+        },
         params={},
     )
     assert sorted(dag.edges(proj)) == [("a", "b"), ("a", "c"), ("b", "c")]

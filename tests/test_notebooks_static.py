@@ -91,8 +91,11 @@ def test_every_path_a_notebook_uses_is_declared_in_its_stage(stage):
 def test_every_helper_module_a_notebook_imports_is_a_dependency(stage):
     modules = module_closure(nbml_imports(code_of(stage))) | {"nbml"}
     files = {
-        str((HELPERS / "__init__.py" if m == "nbml" else HELPERS / f"{m.split('.', 1)[1]}.py")
-            .relative_to(ROOT))
+        str(
+            (
+                HELPERS / "__init__.py" if m == "nbml" else HELPERS / f"{m.split('.', 1)[1]}.py"
+            ).relative_to(ROOT)
+        )
         for m in modules
     }
     missing = sorted(files - set(PROJECT.stage_files(stage, "deps")))

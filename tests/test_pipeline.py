@@ -81,8 +81,20 @@ def test_second_repro_runs_nothing(repo):
 def test_notebooks_run_by_hand_write_the_same_artifacts(repo):
     """nbval runs every notebook in its folder with the project kernel, as
     JupyterLab's 'run all' would; afterwards DVC sees nothing changed."""
-    proc = run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-                "notebooks"], repo, check=False)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "notebooks",
+        ],
+        repo,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert re.search(r"\b6 passed\b", proc.stdout) or "passed" in proc.stdout
     status = run(["dvc", "status", "--json"], repo).stdout
@@ -94,8 +106,9 @@ def test_saving_from_jupyterlab_keeps_the_source_clean_and_the_stage_current(rep
     from traitlets.config import Config
 
     conf_file = Path(sys.prefix) / "etc/jupyter/jupyter_server_config.d/nbml.json"
-    manager = FileContentsManager(config=Config(json.loads(conf_file.read_text())),
-                                  root_dir=str(repo))
+    manager = FileContentsManager(
+        config=Config(json.loads(conf_file.read_text())), root_dir=str(repo)
+    )
     path = "notebooks/train.ipynb"
     before = (repo / path).read_bytes()
     model = manager.get(path)
@@ -105,7 +118,11 @@ def test_saving_from_jupyterlab_keeps_the_source_clean_and_the_stage_current(rep
             cell.execution_count = i
             cell.outputs = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
             cell.metadata["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
-    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"}
+    nb.metadata["language_info"] = {
+        "name": "python",
+        "version": "3.11.7",
+        "mimetype": "text/x-python",
+    }
     manager.save({"type": "notebook", "format": "json", "content": nb}, path)
     assert (repo / path).read_bytes() == before
     assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}

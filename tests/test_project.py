@@ -8,7 +8,9 @@ import yaml
 from nbml.project import ConfigError, Paths, Project
 
 PIPELINE = {
-    "vars": [{"paths": {"notebooks": "notebooks", "out": "data/out.parquet", "reports": "reports"}}],
+    "vars": [
+        {"paths": {"notebooks": "notebooks", "out": "data/out.parquet", "reports": "reports"}}
+    ],
     "stages": {
         "make": {
             "cmd": "python -m nbml.run make",
@@ -35,7 +37,10 @@ def test_stage_params_flatten_sections_and_dotted_keys_keeping_types(tmp_path):
 
 def test_two_entries_giving_the_same_variable_are_refused(tmp_path):
     params = {"data": {"alpha": 1}, "make": {"alpha": 2}}
-    pipeline = {**PIPELINE, "stages": {"make": {**PIPELINE["stages"]["make"], "params": ["data", "make"]}}}
+    pipeline = {
+        **PIPELINE,
+        "stages": {"make": {**PIPELINE["stages"]["make"], "params": ["data", "make"]}},
+    }
     proj = write_project(tmp_path, pipeline, params)
     with pytest.raises(ConfigError, match=r"data.alpha and make.alpha both become .*'alpha'"):
         proj.stage_params("make")
@@ -51,14 +56,19 @@ def test_templated_deps_and_outs_resolve_like_dvc(tmp_path):
     proj = write_project(tmp_path)
     assert proj.stage_files("make", "deps") == ["notebooks/make.ipynb"]
     assert proj.stage_files("make", "outs") == [
-        "data/out.parquet", "outputs/make.ipynb", "reports/make.html", "m.json",
+        "data/out.parquet",
+        "outputs/make.ipynb",
+        "reports/make.html",
+        "m.json",
     ]
 
 
 def test_stage_notebook_is_found_among_deps_and_outs(tmp_path):
     files = write_project(tmp_path).stage_notebook("make")
     assert (files.notebook, files.executed, files.report) == (
-        "notebooks/make.ipynb", "outputs/make.ipynb", "reports/make.html",
+        "notebooks/make.ipynb",
+        "outputs/make.ipynb",
+        "reports/make.html",
     )
 
 

@@ -109,8 +109,13 @@ def test_checkout_restores_an_older_version_and_diff_shows_changes(pushed: Path)
     new_commit = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
     new = snapshot(repo)
     new_metrics = json.loads((repo / "outputs/metrics.json").read_text())
-    for path in (SOURCE, "data/prepared/train.parquet", "data/models/model.skops",
-                 "reports/prepare.html", "outputs/notebooks/prepare.ipynb"):
+    for path in (
+        SOURCE,
+        "data/prepared/train.parquet",
+        "data/models/model.skops",
+        "reports/prepare.html",
+        "outputs/notebooks/prepare.ipynb",
+    ):
         assert old[path] != new[path], f"{path} did not change with the data"
 
     diff = json.loads(run(["dvc", "diff", "--json", old_commit, new_commit], repo).stdout)
@@ -155,8 +160,10 @@ def free_port() -> int:
 def s3_env() -> dict[str, str]:
     env = project_env()
     env.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1",
     )
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         env.pop(proxy, None)
@@ -186,13 +193,16 @@ class S3:
         import boto3
 
         return boto3.client(
-            "s3", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
 
     def keys(self, prefix: str) -> list[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(
-            Bucket=BUCKET, Prefix=prefix
+        pages = (
+            self.client().get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
         )
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
@@ -200,8 +210,11 @@ class S3:
 def add_s3_remote(repo: Path, name: str, prefix: str, port: int, env: dict[str, str]) -> None:
     """Per-machine remote in .dvc/config.local, as the docs show for credentials."""
     run(["dvc", "remote", "add", "--local", name, f"s3://{BUCKET}/{prefix}"], repo, env=env)
-    run(["dvc", "remote", "modify", "--local", name, "endpointurl",
-         f"http://127.0.0.1:{port}"], repo, env=env)
+    run(
+        ["dvc", "remote", "modify", "--local", name, "endpointurl", f"http://127.0.0.1:{port}"],
+        repo,
+        env=env,
+    )
 
 
 @pytest.fixture
@@ -244,8 +257,9 @@ def test_push_to_an_unreachable_remote_fails_then_completes(work_clone: Path):
     port = free_port()
     add_s3_remote(work_clone, "later", "later", port, env)
     # fail fast instead of retrying with back-off
-    run(["dvc", "remote", "modify", "--local", "later", "connect_timeout", "2"], work_clone,
-        env=env)
+    run(
+        ["dvc", "remote", "modify", "--local", "later", "connect_timeout", "2"], work_clone, env=env
+    )
     failed = run(["dvc", "push", "-r", "later"], work_clone, check=False, env=env, timeout=300)
     assert failed.returncode != 0
     message = failed.stdout + failed.stderr
@@ -256,9 +270,12 @@ def test_push_to_an_unreachable_remote_fails_then_completes(work_clone: Path):
         run(["dvc", "push", "-r", "later"], work_clone, env=env)
         cache_files = [p for p in (work_clone / ".dvc/cache/files").rglob("*") if p.is_file()]
         assert len(server.keys("later/")) == len(cache_files)
-        assert json.loads(
-            run(["dvc", "status", "-c", "-r", "later", "--json"], work_clone, env=env).stdout
-        ) == {}
+        assert (
+            json.loads(
+                run(["dvc", "status", "-c", "-r", "later", "--json"], work_clone, env=env).stdout
+            )
+            == {}
+        )
     finally:
         server.stop()
 

@@ -23,8 +23,16 @@ PIPELINE = {
         }
     },
 }
-PARAMS = {"step": {"count": 7, "ratio": 0.5, "names": ["a", "b"], "flag": True,
-                   "options": {"depth": 2}, "empty": None}}
+PARAMS = {
+    "step": {
+        "count": 7,
+        "ratio": 0.5,
+        "names": ["a", "b"],
+        "flag": True,
+        "options": {"depth": 2},
+        "empty": None,
+    }
+}
 BODY = """
 import json
 P.result.parent.mkdir(parents=True, exist_ok=True)
@@ -33,11 +41,21 @@ P.result.write_text(json.dumps({k: [type(v).__name__, v] for k, v in values.item
 """
 
 
-def notebook(extra: str = "", param_tags: tuple[str, ...] = ("parameters",),
-             params: tuple[str, ...] = tuple(PARAMS["step"])) -> dict:
+def notebook(
+    extra: str = "",
+    param_tags: tuple[str, ...] = ("parameters",),
+    params: tuple[str, ...] = tuple(PARAMS["step"]),
+) -> dict:
     def cell(cid, src, tags=()):
-        return {"cell_type": "code", "id": cid, "metadata": {"tags": list(tags)} if tags else {},
-                "source": src, "outputs": [], "execution_count": None}
+        return {
+            "cell_type": "code",
+            "id": cid,
+            "metadata": {"tags": list(tags)} if tags else {},
+            "source": src,
+            "outputs": [],
+            "execution_count": None,
+        }
+
     declared = "_p = stage_params('step')\n" + "\n".join(f"{n} = _p['{n}']" for n in params)
     cells = [
         cell("imports", "from nbml.project import paths, stage_params"),
@@ -48,9 +66,15 @@ def notebook(extra: str = "", param_tags: tuple[str, ...] = ("parameters",),
     if extra:
         cells.append(cell("boom", extra))
         cells.append(cell("after", "print('after')"))
-    return {"cells": cells, "metadata": {"kernelspec": {"name": "nbml", "display_name": "nbml",
-            "language": "python"}, "language_info": {"name": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "nbml", "display_name": "nbml", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 @pytest.fixture
@@ -78,8 +102,12 @@ def test_params_are_injected_with_their_types_and_output_is_stable(mini):
     assert first.returncode == 0, first.stderr
     result = json.loads((mini / "out/result.json").read_text())
     assert result == {
-        "count": ["int", 7], "ratio": ["float", 0.5], "names": ["list", ["a", "b"]],
-        "flag": ["bool", True], "options": ["dict", {"depth": 2}], "empty": ["NoneType", None],
+        "count": ["int", 7],
+        "ratio": ["float", 0.5],
+        "names": ["list", ["a", "b"]],
+        "flag": ["bool", True],
+        "options": ["dict", {"depth": 2}],
+        "empty": ["NoneType", None],
     }
     executed = (mini / "outputs/step.ipynb").read_bytes()
     report = (mini / "reports/step.html").read_bytes()

@@ -46,14 +46,22 @@ def notebook_as_script(nb: dict) -> str:
 def copy_tracked(root: Path, dest: Path) -> Path:
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root, check=True, capture_output=True, text=True,
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.splitlines()
     for rel in files:
         if (root / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / rel, dest / rel)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@localhost",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@localhost",
+    }
     for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
         subprocess.run(args, cwd=dest, check=True, env=env)
     return dest
@@ -97,8 +105,10 @@ def bench(root: Path, repeats: int) -> int:
         print(f"{stage:<11}{nb:>10.2f}{py:>10.2f}{nb - py:>10.2f}{nb / py:>8.2f}")
     total_nb, total_py = sum(r[1] for r in rows), sum(r[2] for r in rows)
     worst = max(r[1] - r[2] for r in rows)
-    print(f"{'pipeline':<11}{total_nb:>10.2f}{total_py:>10.2f}{total_nb - total_py:>10.2f}"
-          f"{total_nb / total_py:>8.2f}")
+    print(
+        f"{'pipeline':<11}{total_nb:>10.2f}{total_py:>10.2f}{total_nb - total_py:>10.2f}"
+        f"{total_nb / total_py:>8.2f}"
+    )
     print(f"\nworst overhead per stage: {worst:.2f} s (target <= 1.0 s)")
     print(f"whole pipeline: {total_nb / total_py:.2f}x the scripts (target <= 1.5x)")
     print(f"no-op dvc repro: {noop:.2f} s (target < 1 s)")
@@ -106,7 +116,9 @@ def bench(root: Path, repeats: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nbml.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m nbml.bench", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per stage and variant")
     args = parser.parse_args(argv)
     return bench(find_root(), args.repeats)

@@ -33,16 +33,20 @@ TARGET = 0.65
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -> None:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
 
 
 def copy_tracked(src: Path, dest: Path, env: dict[str, str]) -> Path:
     """Copy what git tracks (a fresh clone's content) into a new git repo."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=src, capture_output=True, text=True, check=True).stdout
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for rel in files.splitlines():
         if (src / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -80,8 +84,14 @@ def time_queued(repo: Path, env: dict[str, str], jobs: int) -> float:
     if failed:
         raise RuntimeError(f"queued experiments did not succeed: {failed}")
     for name in states:
-        log = subprocess.run(["dvc", "queue", "logs", name], cwd=repo, env=env,
-                             capture_output=True, text=True, timeout=120).stdout
+        log = subprocess.run(
+            ["dvc", "queue", "logs", name],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
         if "Running stage 'train'" not in log:
             raise RuntimeError(f"experiment {name} did not run train (run-cache?):\n{log}")
     return elapsed
@@ -90,8 +100,12 @@ def time_queued(repo: Path, env: dict[str, str], jobs: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbml.bench_exp", description=__doc__)
     parser.add_argument("-j", "--jobs", type=int, default=2, help="queue workers (default 2)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="OMP_NUM_THREADS of the queue workers (default: cores // jobs)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS of the queue workers (default: cores // jobs)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
     args = parser.parse_args(argv)
 
@@ -116,10 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         copy_tracked(find_root(), repo, env)
         print(f"baseline: dvc repro in {repo} ...", flush=True)
         baseline(repo, env)
-        print(f"cores: {os.cpu_count()}, OMP_NUM_THREADS: sequential "
-              f"{env.get('OMP_NUM_THREADS', 'unset')}, queue workers {threads}; "
-              f"learning_rate one by one: {', '.join(SEQUENTIAL)}; "
-              f"queued: {', '.join(QUEUED)}", flush=True)
+        print(
+            f"cores: {os.cpu_count()}, OMP_NUM_THREADS: sequential "
+            f"{env.get('OMP_NUM_THREADS', 'unset')}, queue workers {threads}; "
+            f"learning_rate one by one: {', '.join(SEQUENTIAL)}; "
+            f"queued: {', '.join(QUEUED)}",
+            flush=True,
+        )
         sequential = time_sequential(repo, env)
         print(f"sequential (dvc exp run x{len(SEQUENTIAL)}):  {sequential:7.1f} s", flush=True)
         queued = time_queued(repo, queue_env, args.jobs)

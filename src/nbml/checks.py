@@ -165,8 +165,10 @@ def _classifier_names() -> list[str]:
     """Import paths of scikit-learn's classifiers (slow: imports all of sklearn)."""
     from sklearn.utils import all_estimators
 
-    return sorted(f"{cls.__module__.split('._')[0]}.{name}" for name, cls in
-                  all_estimators(type_filter="classifier"))
+    return sorted(
+        f"{cls.__module__.split('._')[0]}.{name}"
+        for name, cls in all_estimators(type_filter="classifier")
+    )
 
 
 @check("train")

@@ -123,9 +123,7 @@ def read_file(root: Path, rev: str, rel: str) -> str | None:
     if rev == WORKSPACE:
         path = root / rel
         return path.read_text(encoding="utf-8") if path.is_file() else None
-    proc = subprocess.run(
-        ["git", "show", f"{rev}:{rel}"], cwd=root, capture_output=True, text=True
-    )
+    proc = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root, capture_output=True, text=True)
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -166,7 +164,7 @@ def overlay_curves(
     rows = math.ceil(len(classes) / cols) or 1
     fig = Figure(figsize=(3.4 * cols, 3.0 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
-    for ax in axes[len(classes):]:
+    for ax in axes[len(classes) :]:
         ax.set_visible(False)
     for ax, label in zip(axes, classes, strict=False):
         for name, df in frames.items():
@@ -181,21 +179,30 @@ def overlay_curves(
         ax.set_ylim(-0.02, 1.02)
         ax.tick_params(labelsize=7)
     if classes:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
-                   ncols=min(len(frames), 4), fontsize=8)
+        fig.legend(
+            *axes[0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncols=min(len(frames), 4),
+            fontsize=8,
+        )
     fig.suptitle(title)
     return fig
 
 
 def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
     """One confusion matrix (counts) per revision, side by side."""
-    labels = sorted({str(v) for df in frames.values() for v in pd.concat(
-        [df["actual"], df["predicted"]]).unique()})
+    labels = sorted(
+        {
+            str(v)
+            for df in frames.values()
+            for v in pd.concat([df["actual"], df["predicted"]]).unique()
+        }
+    )
     cols = min(4, max(1, len(frames)))
     rows = math.ceil(len(frames) / cols) or 1
     fig = Figure(figsize=(3.0 * cols, 2.9 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
-    for ax in axes[len(frames):]:
+    for ax in axes[len(frames) :]:
         ax.set_visible(False)
     for ax, (name, df) in zip(axes, frames.items(), strict=False):
         table = pd.crosstab(df["actual"].astype(str), df["predicted"].astype(str))
@@ -204,8 +211,15 @@ def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
         top = table.values.max() or 1
         for i, row in enumerate(table.values):
             for j, v in enumerate(row):
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                        color="white" if v > top / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(v),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > top / 2 else "black",
+                )
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.set_title(name, fontsize=9)
@@ -247,7 +261,8 @@ def stage_reports(proj: Project, rev: Revision, page_dir: Path) -> dict[str, str
     reports = {s: proj.stage_notebook(s).report for s in proj.pipeline["stages"]}
     if rev.kind == WORKSPACE:
         return {
-            s: _relpath(proj.root / r, page_dir) for s, r in reports.items()
+            s: _relpath(proj.root / r, page_dir)
+            for s, r in reports.items()
             if (proj.root / r).is_file()
         }
     outs = cached_outs(proj.root, rev.rev)
@@ -310,11 +325,11 @@ def metrics_table(revisions: list[Revision], metric_names: list[str], params: li
         cells.extend(f"<td>{html.escape(_fmt(r.params.get(p)))}</td>" for p in params)
         state = "" if r.ok else f" ({html.escape(r.state)})"
         label = f"{html.escape(r.name)}{state}<br><small>{r.kind}</small>"
-        body.append(
-            f'<tr{"" if r.ok else " class=failed"}><td>{label}</td>{"".join(cells)}</tr>'
-        )
-    return (f"<table><thead><tr><th>revision</th>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+        body.append(f"<tr{'' if r.ok else ' class=failed'}><td>{label}</td>{''.join(cells)}</tr>")
+    return (
+        f"<table><thead><tr><th>revision</th>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title: str) -> str:
@@ -342,23 +357,31 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
     for key, heading, x, y, diagonal in plot_specs:
         if key not in P:
             continue
-        frames = {r.name: df for r in usable if (df := read_plot(proj.root, r.rev, P[key]))
-                  is not None}
+        frames = {
+            r.name: df for r in usable if (df := read_plot(proj.root, r.rev, P[key])) is not None
+        }
         if frames:
             parts.append(f"<h2>{heading}</h2>")
             parts.append(_img(overlay_curves(frames, x, y, heading, diagonal), heading))
     if "confusion" in P:
-        frames = {r.name: df for r in usable
-                  if (df := read_plot(proj.root, r.rev, P["confusion"])) is not None}
+        frames = {
+            r.name: df
+            for r in usable
+            if (df := read_plot(proj.root, r.rev, P["confusion"])) is not None
+        }
         if frames:
             parts.append("<h2>Confusion matrices (test split)</h2>")
             parts.append(_img(confusion_grid(frames), "confusion matrices"))
-    parts.append("<h2>Stage reports</h2><table><thead><tr><th>revision</th><th>reports</th>"
-                 "</tr></thead><tbody>")
+    parts.append(
+        "<h2>Stage reports</h2><table><thead><tr><th>revision</th><th>reports</th>"
+        "</tr></thead><tbody>"
+    )
     for r in usable:
         links = stage_reports(proj, r, page_dir)
-        cell = " · ".join(f'<a href="{html.escape(h)}">{html.escape(s)}</a>'
-                          for s, h in links.items()) or "not in the local cache"
+        cell = (
+            " · ".join(f'<a href="{html.escape(h)}">{html.escape(s)}</a>' for s, h in links.items())
+            or "not in the local cache"
+        )
         parts.append(f"<tr><td>{html.escape(r.name)}</td><td>{cell}</td></tr>")
     parts.append("</tbody></table>")
     parts.append("</body></html>\n")

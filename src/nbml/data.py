@@ -89,8 +89,8 @@ def is_file_source(source: str) -> bool:
     """True when data.source names a file rather than a bundled dataset."""
     if source in BUNDLED:
         return False
-    return "/" in source or "\\" in source or source.lower().endswith(
-        CSV_SUFFIXES + PARQUET_SUFFIXES
+    return (
+        "/" in source or "\\" in source or source.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
     )
 
 
@@ -142,9 +142,7 @@ def csv_options(options: Mapping[str, Any] | None) -> dict[str, str]:
     out = {key: str(given.get(key) if given.get(key) is not None else AUTO) for key in CSV_OPTIONS}
     delim = _DELIMITER_NAMES.get(out["delimiter"].lower(), out["delimiter"])
     if delim != AUTO and len(delim) != 1:
-        problems.append(
-            f"delimiter {out['delimiter']!r} must be one character, 'tab' or 'auto'"
-        )
+        problems.append(f"delimiter {out['delimiter']!r} must be one character, 'tab' or 'auto'")
     out["delimiter"] = delim
     if out["encoding"] != AUTO:
         try:
@@ -327,9 +325,7 @@ def split(
     df: pd.DataFrame, target: str, test_size: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified train/test split, reproducible from the seed."""
-    train, test = train_test_split(
-        df, test_size=test_size, random_state=seed, stratify=df[target]
-    )
+    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[target])
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 

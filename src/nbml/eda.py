@@ -42,9 +42,7 @@ def strongest_correlations(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """The n most correlated pairs of numeric columns."""
     corr = df.corr(numeric_only=True)
     pairs = [
-        (a, b, corr.loc[a, b])
-        for i, a in enumerate(corr.columns)
-        for b in corr.columns[i + 1 :]
+        (a, b, corr.loc[a, b]) for i, a in enumerate(corr.columns) for b in corr.columns[i + 1 :]
     ]
     table = pd.DataFrame(pairs, columns=["column", "with", "r"])
     table = table.reindex(table["r"].abs().sort_values(ascending=False).index).head(n)

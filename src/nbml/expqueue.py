@@ -24,8 +24,9 @@ class QueueTimeout(RuntimeError):
 
 
 def _dvc(args: list[str], root: Path, env: dict[str, str] | None, timeout: float = 120) -> str:
-    proc = subprocess.run(["dvc", *args], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        ["dvc", *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"dvc {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
     return proc.stdout
@@ -66,8 +67,13 @@ def finished_runs(root: Path, since: float) -> int:
     return count
 
 
-def wait(root: Path, timeout: float, env: dict[str, str] | None = None,
-         poll: float = 0.5, confirm_every: float = 5.0) -> dict[str, str]:
+def wait(
+    root: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    poll: float = 0.5,
+    confirm_every: float = 5.0,
+) -> dict[str, str]:
     """Block until no task is queued or running; raise QueueTimeout after ``timeout`` s.
 
     Watches DVC's run files often and asks ``dvc queue status`` only when they
@@ -126,15 +132,22 @@ def start(root: Path, jobs: int, env: dict[str, str] | None = None) -> None:
     them to the end would wait for the workers to exit, so they go to
     /dev/null (each experiment's output is in ``dvc queue logs NAME``).
     """
-    proc = subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=root, env=env,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=120)
+    proc = subprocess.run(
+        ["dvc", "queue", "start", "-j", str(jobs)],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"dvc queue start -j {jobs} exited {proc.returncode} in {root}")
 
 
-def run_queue(root: Path, jobs: int, timeout: float,
-              env: dict[str, str] | None = None) -> dict[str, str]:
+def run_queue(
+    root: Path, jobs: int, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, str]:
     """Start ``jobs`` workers, wait for every queued task, always stop the workers."""
     try:
         start(root, jobs, env)

@@ -214,7 +214,9 @@ def failed_cell(nb: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     counted, so the number matches what the user sees in the source notebook.
     """
     source_cells = [
-        c for c in nb.get("cells", []) if not _INSERTED_TAGS & set(c.get("metadata", {}).get("tags") or [])
+        c
+        for c in nb.get("cells", [])
+        if not _INSERTED_TAGS & set(c.get("metadata", {}).get("tags") or [])
     ]
     last_ran: tuple[int, dict[str, Any]] | None = None
     for index, cell in enumerate(source_cells):

@@ -42,25 +42,34 @@ def numeric_by_class(df: pd.DataFrame, target: str, columns: list[str]) -> Figur
     """Histogram of each numeric column, one colour per class."""
     fig, axes = _grid(len(columns))
     classes = sorted(df[target].dropna().astype(str).unique())
-    for ax, col in zip(axes, columns):
+    for ax, col in zip(axes, columns, strict=True):
         values = df[col].dropna()
         bins = np.histogram_bin_edges(values, bins=20) if len(values) else 10
         for label in classes:
-            ax.hist(df.loc[df[target].astype(str) == label, col].dropna(), bins=bins,
-                    alpha=0.55, label=label)
+            ax.hist(
+                df.loc[df[target].astype(str) == label, col].dropna(),
+                bins=bins,
+                alpha=0.55,
+                label=label,
+            )
         ax.set_title(str(col), fontsize=9)
         ax.tick_params(labelsize=7)
     if axes:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
-                   ncols=min(len(classes), 6), fontsize=8)
+        fig.legend(
+            *axes[0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncols=min(len(classes), 6),
+            fontsize=8,
+        )
     return fig
 
 
-def categorical_by_class(df: pd.DataFrame, target: str, columns: list[str],
-                         max_levels: int = 12) -> Figure:
+def categorical_by_class(
+    df: pd.DataFrame, target: str, columns: list[str], max_levels: int = 12
+) -> Figure:
     """Share of each class within each level of a categorical column."""
     fig, axes = _grid(len(columns), cols=2, height=2.6)
-    for ax, col in zip(axes, columns):
+    for ax, col in zip(axes, columns, strict=True):
         table = pd.crosstab(df[col].astype("string").fillna("(missing)"), df[target].astype(str))
         table = table.loc[table.sum(axis=1).sort_values(ascending=False).index[:max_levels]]
         table.plot.barh(stacked=True, ax=ax, legend=False, width=0.8)
@@ -68,8 +77,9 @@ def categorical_by_class(df: pd.DataFrame, target: str, columns: list[str],
         ax.set_ylabel("")
         ax.tick_params(labelsize=7)
     if axes:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
-                   ncols=6, fontsize=8)
+        fig.legend(
+            *axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=6, fontsize=8
+        )
     return fig
 
 
@@ -111,8 +121,14 @@ def confusion_matrix(rows: pd.DataFrame) -> Figure:
     ax = fig.subplots()
     ax.imshow(table.values, cmap="Blues")
     for (i, j), v in np.ndenumerate(table.values):
-        ax.text(j, i, str(v), ha="center", va="center",
-                color="white" if v > table.values.max() / 2 else "black")
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            color="white" if v > table.values.max() / 2 else "black",
+        )
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")

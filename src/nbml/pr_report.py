@@ -43,7 +43,9 @@ def dvc_diff(root: Path, what: str, base: str) -> str:
 def resolve(root: Path, rev: str) -> str:
     """The commit a revision name points to (so the report says what was compared)."""
     proc = subprocess.run(
-        ["git", "rev-parse", "--short", f"{rev}^{{commit}}"], cwd=root, capture_output=True,
+        ["git", "rev-parse", "--short", f"{rev}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
@@ -62,14 +64,20 @@ def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path
         ("precision_recall", "Precision-recall", "recall", "precision", False),
     ]
     for key, title, x, y, diagonal in specs:
-        frames = {n: df for n, r in labels.items()
-                  if key in P and (df := read_plot(proj.root, r, P[key])) is not None}
+        frames = {
+            n: df
+            for n, r in labels.items()
+            if key in P and (df := read_plot(proj.root, r, P[key])) is not None
+        }
         if frames:
             path = out_dir / f"{key}.png"
             path.write_bytes(png(overlay_curves(frames, x, y, title, diagonal)))
             made.append((title, path))
-    frames = {n: df for n, r in labels.items()
-              if "confusion" in P and (df := read_plot(proj.root, r, P["confusion"])) is not None}
+    frames = {
+        n: df
+        for n, r in labels.items()
+        if "confusion" in P and (df := read_plot(proj.root, r, P["confusion"])) is not None
+    }
     if frames:
         path = out_dir / "confusion.png"
         path.write_bytes(png(confusion_grid(frames)))

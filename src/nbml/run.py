@@ -230,7 +230,11 @@ def _start_kernel(nb: dict[str, Any], cwd: Path) -> Any:
         client = BlockingKernelClient()
         client.load_connection_info(manager.get_connection_info())
         client.start_channels()
-        code = "try:\n" + "".join(f"    {line}\n" for line in imports) + "except Exception:\n    pass\n"
+        code = (
+            "try:\n"
+            + "".join(f"    {line}\n" for line in imports)
+            + "except Exception:\n    pass\n"
+        )
         client.execute(code, silent=True, store_history=False)
         client.stop_channels()
     return manager
@@ -310,7 +314,12 @@ def _read_partial(path: Path) -> dict[str, Any] | None:
 
 
 def _write_run_record(
-    root: Path, stage: str, files: StageNotebook, record: dict[str, Any], elapsed: float, limit: float
+    root: Path,
+    stage: str,
+    files: StageNotebook,
+    record: dict[str, Any],
+    elapsed: float,
+    limit: float,
 ) -> None:
     record.update(
         stage=stage,

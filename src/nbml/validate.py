@@ -57,8 +57,10 @@ def read_table(path: Path, where: str | None = None) -> pd.DataFrame:
     if kind is None:
         raise DataError(
             where,
-            [f"unsupported file type '{path.suffix or '(none)'}'; expected one of: "
-             + ", ".join(sorted(READERS))],
+            [
+                f"unsupported file type '{path.suffix or '(none)'}'; expected one of: "
+                + ", ".join(sorted(READERS))
+            ],
         )
     if not path.is_file():
         raise DataError(where, [f"file not found: {path}"])
@@ -73,8 +75,11 @@ def read_table(path: Path, where: str | None = None) -> pd.DataFrame:
         raise DataError(where, ["the file holds no columns (empty or only blank lines)"]) from None
     except UnicodeDecodeError as exc:
         raise DataError(
-            where, [f"not a readable {kind.upper()} file: not UTF-8 text ({exc.reason} at "
-                    f"byte {exc.start}); is it really {kind.upper()}?"]
+            where,
+            [
+                f"not a readable {kind.upper()} file: not UTF-8 text ({exc.reason} at "
+                f"byte {exc.start}); is it really {kind.upper()}?"
+            ],
         ) from None
     except Exception as exc:  # parser errors differ between CSV and Parquet engines
         raise DataError(
@@ -120,8 +125,11 @@ def build_schema(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> A
     columns = {}
     for name in df.columns:
         checks = [
-            pa.Check(lambda s: bool(s.notna().any()), name="not_entirely_empty",
-                     error="not_entirely_empty"),
+            pa.Check(
+                lambda s: bool(s.notna().any()),
+                name="not_entirely_empty",
+                error="not_entirely_empty",
+            ),
         ]
         declared = overrides.get(name)
         textual = ptypes.is_object_dtype(df[name]) or ptypes.is_string_dtype(df[name])
