@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,20 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from nbml import bench
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 
 def tracked_files(root: Path = ROOT) -> list[str]:
-    """Files git tracks (plus new, unignored ones): what a fresh clone would hold."""
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [p for p in out.splitlines() if (root / p).is_file()]
+    """Files a fresh clone of the project would hold."""
+    return bench.tracked_files(root)
 
 
 def project_env(home: Path | None = None) -> dict[str, str]:
@@ -62,14 +56,7 @@ def run(
 
 def copy_project(dest: Path) -> Path:
     """Copy the tracked project into ``dest`` and make it a fresh git repo."""
-    for rel in tracked_files():
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, target)
-    run(["git", "init", "-q", "-b", "main"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "commit", "-q", "-m", "copy of the project"], dest)
-    return dest
+    return bench.copy_tracked(ROOT, dest, project_env())
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from nbml import expqueue
+from nbml.bench import copy_tracked
 from nbml.project import find_root
 
 # Different values per mode: DVC's run-cache would otherwise restore the
@@ -36,25 +37,6 @@ def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) 
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-
-
-def copy_tracked(src: Path, dest: Path, env: dict[str, str]) -> Path:
-    """Copy what git tracks (a fresh clone's content) into a new git repo."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=src,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for rel in files.splitlines():
-        if (src / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / rel, dest / rel)
-    _run(["git", "init", "-q", "-b", "main"], dest, env)
-    _run(["git", "add", "-A"], dest, env)
-    _run(["git", "commit", "-q", "-m", "benchmark copy"], dest, env)
-    return dest
 
 
 def baseline(repo: Path, env: dict[str, str]) -> None:
