@@ -39,8 +39,11 @@ def nbml_imports(source: str) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nbml"):
-            if node.module == "nbml":
-                found |= {f"nbml.{a.name}" for a in node.names}
+            if node.module == "nbml":  # `from nbml import x`: x may be a module or a name
+                found |= {
+                    f"nbml.{a.name}" if (HELPERS / f"{a.name}.py").is_file() else "nbml"
+                    for a in node.names
+                }
             else:
                 found.add(node.module)
         elif isinstance(node, ast.Import):
@@ -56,7 +59,8 @@ def module_closure(modules: set[str]) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        file = HELPERS / (name.split(".", 1)[1].replace(".", "/") + ".py")
+        rel = name.split(".", 1)[1].replace(".", "/") + ".py" if "." in name else "__init__.py"
+        file = HELPERS / rel
         if file.is_file():
             todo.extend(nbml_imports(file.read_text()))
     return seen
@@ -80,7 +84,7 @@ def test_parameters_cell_declares_exactly_the_stage_params(stage):
 def test_every_path_a_notebook_uses_is_declared_in_its_stage(stage):
     used = set(re.findall(r"\bP\.(\w+)\b", code_of(stage)))
     used |= set(re.findall(r"\bP\.relative\(['\"](\w+)['\"]\)", code_of(stage)))
-    used.discard("relative")
+    used -= {"relative", "root"}  # Paths' own attributes, not path names
     assert used, f"{stage} reads no project paths?"
     declared = PROJECT.stage_files(stage, "deps") + PROJECT.stage_files(stage, "outs")
     undeclared = [k for k in used if not covered(PROJECT.path_names[k], declared)]

@@ -1,3 +1,7 @@
 """Helpers for the notebook pipeline: the notebooks orchestrate, this package computes."""
 
 __version__ = "0.1.0"
+
+# Lines a helper prints to stderr with this prefix are warnings the runner
+# repeats on the terminal (kept here, in the module every stage depends on).
+WARNING_PREFIX = "nbml warning:"

@@ -19,7 +19,6 @@ _VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled", "t
 _KEPT_PAPERMILL_METADATA = ("parameters", "input_path")
 # Lines a helper prints on a notebook's stderr with this prefix are repeated
 # by the runner on the terminal, where a user of `dvc repro` sees them.
-WARNING_PREFIX = "nbml warning:"
 
 
 class NotebookError(ValueError):

@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from nbml import WARNING_PREFIX
 from nbml import notebook as nbfile
 from nbml.checks import check_project
 from nbml.jupyter import use_private_dirs
@@ -257,7 +258,7 @@ def _echo_warnings(nb: dict[str, Any]) -> None:
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 text = "".join(out.get("text", ""))
                 for line in text.splitlines():
-                    if line.startswith(nbfile.WARNING_PREFIX):
+                    if line.startswith(WARNING_PREFIX):
                         print(line, file=sys.stderr, flush=True)
 
 

@@ -27,8 +27,8 @@ from typing import Any
 import pandas as pd
 from pandas.api import types as ptypes
 
+from nbml import WARNING_PREFIX
 from nbml.data import DataError, check_dataset
-from nbml.notebook import WARNING_PREFIX
 
 # The types a column can be declared as in params.yaml prepare.schema.
 SCHEMA_TYPES: dict[str, str] = {
