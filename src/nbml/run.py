@@ -94,7 +94,6 @@ def _say(message: str) -> None:
 
 def run_stage(stage: str, root: Path | None = None, timeout: float | None = None) -> StageNotebook:
     """Execute one stage's notebook; raise StageError with a precise message on failure."""
-    _fast_imports()
     use_private_dirs()
     root = root or find_root()
     proj = Project.load(root)
@@ -341,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", help="stage name in dvc.yaml")
     parser.add_argument("--timeout", type=float, help="per-cell execution timeout in seconds")
     args = parser.parse_args(argv)
+    _fast_imports()  # this process only runs the stage: see the docstring
     try:
         run_stage(args.stage, timeout=args.timeout)
     except (StageError, ConfigError, nbfile.NotebookError) as exc:
