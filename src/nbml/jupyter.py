@@ -4,7 +4,8 @@
 
 - registers the project kernel ``nbml`` in ``<venv>/share/jupyter/kernels``;
 - gives that kernel private IPython and matplotlib folders inside the venv,
-  so running a notebook writes nothing to the user's home directory;
+  so running a notebook writes nothing to the user's home directory, and
+  its IPython settings (figures are drawn once, see install_kernel_config);
 - installs a Jupyter server hook that saves notebooks without outputs, so a
   save from JupyterLab keeps git diffs clean and does not make DVC re-run a
   stage whose code did not change;
@@ -58,6 +59,23 @@ def install_kernel(prefix: Path) -> Path:
     return path
 
 
+def install_kernel_config(prefix: Path) -> Path:
+    """IPython settings of the project kernel (its private IPYTHONDIR).
+
+    Figures use constrained layout, so the inline backend's default
+    ``bbox_inches="tight"`` only draws each figure twice: off, a stage with
+    several figures runs about 0.1 s faster per figure. JupyterLab, nbval
+    and ``dvc repro`` all start this kernel, so they render the same.
+    """
+    conf = Path(private_dirs(prefix)["IPYTHONDIR"]) / "profile_default" / "ipython_kernel_config.py"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(
+        "# Written by `python -m nbml.jupyter install`; see nbml/jupyter.py.\n"
+        'c.InlineBackend.print_figure_kwargs = {"bbox_inches": None}\n'
+    )
+    return conf
+
+
 def install_save_hook(prefix: Path) -> Path:
     """Make the Jupyter server strip outputs when it saves a notebook."""
     conf = prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "nbml.json"
@@ -82,6 +100,7 @@ def install(prefix: Path | None = None) -> None:
     for value in private_dirs(prefix).values():
         Path(value).mkdir(parents=True, exist_ok=True)
     kernel = install_kernel(prefix)
+    install_kernel_config(prefix)
     hook = install_save_hook(prefix)
     patch_activate(prefix)
     print(f"nbml: kernel '{KERNEL_NAME}' in {kernel}; save hook in {hook}")

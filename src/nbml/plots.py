@@ -67,12 +67,16 @@ def numeric_by_class(df: pd.DataFrame, target: str, columns: list[str]) -> Figur
 def categorical_by_class(
     df: pd.DataFrame, target: str, columns: list[str], max_levels: int = 12
 ) -> Figure:
-    """Share of each class within each level of a categorical column."""
+    """Rows of each class within each level of a categorical column (stacked bars)."""
     fig, axes = _grid(len(columns), cols=2, height=2.6)
     for ax, col in zip(axes, columns, strict=True):
         table = pd.crosstab(df[col].astype("string").fillna("(missing)"), df[target].astype(str))
         table = table.loc[table.sum(axis=1).sort_values(ascending=False).index[:max_levels]]
-        table.plot.barh(stacked=True, ax=ax, legend=False, width=0.8)
+        left = np.zeros(len(table))
+        levels = table.index.astype(str)
+        for label in table.columns:  # stacked bars, drawn directly (no pandas plotting import)
+            ax.barh(levels, table[label].to_numpy(), left=left, height=0.8, label=label)
+            left += table[label].to_numpy()
         ax.set_title(str(col), fontsize=9)
         ax.set_ylabel("")
         ax.tick_params(labelsize=7)
