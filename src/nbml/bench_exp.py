@@ -43,7 +43,7 @@ def baseline(repo: Path, env: dict[str, str]) -> None:
     """Run the pipeline once and commit it, so experiments have a base."""
     _run(["dvc", "repro"], repo, env)
     _run(["git", "add", "-A"], repo, env)
-    _run(["git", "commit", "-q", "-m", "baseline run"], repo, env)
+    _run(["git", "commit", "-q", "--allow-empty", "-m", "baseline run"], repo, env)
 
 
 def time_sequential(repo: Path, env: dict[str, str]) -> float:
