@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,6 +77,22 @@ def install_kernel_config(prefix: Path) -> Path:
     return conf
 
 
+def build_font_cache(prefix: Path) -> None:
+    """Build matplotlib's font cache now, in the kernel's private folder.
+
+    Otherwise the first notebook that imports matplotlib prints "Matplotlib
+    is building the font cache" into its output, and that first run's
+    executed notebook differs from every later one.
+    """
+    env = {**os.environ, **private_dirs(prefix)}
+    subprocess.run(
+        [str(Path(prefix) / "bin" / "python"), "-c", "import matplotlib.font_manager"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
 def install_save_hook(prefix: Path) -> Path:
     """Make the Jupyter server strip outputs when it saves a notebook."""
     conf = prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "nbml.json"
@@ -101,6 +118,7 @@ def install(prefix: Path | None = None) -> None:
         Path(value).mkdir(parents=True, exist_ok=True)
     kernel = install_kernel(prefix)
     install_kernel_config(prefix)
+    build_font_cache(prefix)
     hook = install_save_hook(prefix)
     patch_activate(prefix)
     print(f"nbml: kernel '{KERNEL_NAME}' in {kernel}; save hook in {hook}")

@@ -235,13 +235,12 @@ def _start_kernel(nb: dict[str, Any], cwd: Path) -> Any:
         client = BlockingKernelClient()
         client.load_connection_info(manager.get_connection_info())
         client.start_channels()
-        code = (
-            "try:\n"
-            + "".join(f"    {line}\n" for line in imports)
-            + "except Exception:\n    pass\n"
-        )
+        body = "".join(f"    {line}\n" for line in imports)
+        code = f"try:\n{body}except Exception:\n    pass\n"
         client.execute(code, silent=True, store_history=False)
-        client.stop_channels()
+        # Closing this client now could drop the request before the kernel
+        # listens (under load); keep it open until the kernel is stopped.
+        manager.warm_up_client = client
     return manager
 
 
@@ -249,6 +248,9 @@ def _stop_kernel(manager: Any) -> None:
     """Shut the kernel down now; it may already be dead."""
     from jupyter_core.utils import run_sync
 
+    client = getattr(manager, "warm_up_client", None)
+    if client is not None:
+        client.stop_channels()
     try:
         run_sync(manager.shutdown_kernel)(now=True)
     except Exception:  # already gone: nothing left to stop
