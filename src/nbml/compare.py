@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
+from nbml import plots
 from nbml.evaluation import LOWER_IS_BETTER
 from nbml.project import PARAMS_FILE, Project, find_root
 
@@ -161,12 +162,8 @@ def overlay_curves(
     """One panel per class, one line per revision."""
     classes = sorted({str(c) for df in frames.values() for c in df["class"].unique()})
     cols = min(3, max(1, len(classes)))
-    rows = math.ceil(len(classes) / cols) or 1
-    fig = Figure(figsize=(3.4 * cols, 3.0 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
-    for ax in axes[len(classes) :]:
-        ax.set_visible(False)
-    for ax, label in zip(axes, classes, strict=False):
+    fig, axes = plots.grid(len(classes), cols, width=3.4 * cols, row_height=3.0, extra_height=0.6)
+    for ax, label in zip(axes, classes, strict=True):
         for name, df in frames.items():
             part = df[df["class"].astype(str) == label]
             ax.plot(part[x], part[y], label=name, drawstyle="steps-post", alpha=0.8)
@@ -179,12 +176,7 @@ def overlay_curves(
         ax.set_ylim(-0.02, 1.02)
         ax.tick_params(labelsize=7)
     if classes:
-        fig.legend(
-            *axes[0].get_legend_handles_labels(),
-            loc="outside lower center",
-            ncols=min(len(frames), 4),
-            fontsize=8,
-        )
+        plots.legend_below(fig, axes[0], ncols=min(len(frames), 4))
     fig.suptitle(title)
     return fig
 
@@ -199,12 +191,8 @@ def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
         }
     )
     cols = min(4, max(1, len(frames)))
-    rows = math.ceil(len(frames) / cols) or 1
-    fig = Figure(figsize=(3.0 * cols, 2.9 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
-    for ax in axes[len(frames) :]:
-        ax.set_visible(False)
-    for ax, (name, df) in zip(axes, frames.items(), strict=False):
+    fig, axes = plots.grid(len(frames), cols, width=3.0 * cols, row_height=2.9)
+    for ax, (name, df) in zip(axes, frames.items(), strict=True):
         table = pd.crosstab(df["actual"].astype(str), df["predicted"].astype(str))
         table = table.reindex(index=labels, columns=labels, fill_value=0)
         ax.imshow(table.values, cmap="Blues")

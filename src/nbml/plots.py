@@ -16,13 +16,21 @@ from matplotlib.figure import Figure
 _WIDTH = 7.0
 
 
-def _grid(n: int, cols: int = 3, height: float = 2.4) -> tuple[Figure, list]:
+def grid(
+    n: int, cols: int, width: float = _WIDTH, row_height: float = 2.4, extra_height: float = 0.0
+) -> tuple[Figure, list]:
+    """A figure with ``n`` panels in rows of ``cols``; unused cells are hidden."""
     rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(_WIDTH, height * rows), layout="constrained")
+    fig = Figure(figsize=(width, row_height * rows + extra_height), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
+
+
+def legend_below(fig: Figure, ax: object, ncols: int) -> None:
+    """One legend for all panels, under the figure, from one panel's lines."""
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=ncols, fontsize=8)
 
 
 def class_balance(df: pd.DataFrame, target: str) -> Figure:
@@ -40,7 +48,7 @@ def class_balance(df: pd.DataFrame, target: str) -> Figure:
 
 def numeric_by_class(df: pd.DataFrame, target: str, columns: list[str]) -> Figure:
     """Histogram of each numeric column, one colour per class."""
-    fig, axes = _grid(len(columns))
+    fig, axes = grid(len(columns), cols=3)
     classes = sorted(df[target].dropna().astype(str).unique())
     for ax, col in zip(axes, columns, strict=True):
         values = df[col].dropna()
@@ -58,12 +66,7 @@ def numeric_by_class(df: pd.DataFrame, target: str, columns: list[str]) -> Figur
         ax.set_title(str(col), fontsize=9)
         ax.tick_params(labelsize=7)
     if axes:
-        fig.legend(
-            *axes[0].get_legend_handles_labels(),
-            loc="outside lower center",
-            ncols=min(len(classes), 6),
-            fontsize=8,
-        )
+        legend_below(fig, axes[0], ncols=min(len(classes), 6))
     return fig
 
 
@@ -71,7 +74,7 @@ def categorical_by_class(
     df: pd.DataFrame, target: str, columns: list[str], max_levels: int = 12
 ) -> Figure:
     """Rows of each class within each level of a categorical column (stacked bars)."""
-    fig, axes = _grid(len(columns), cols=2, height=2.6)
+    fig, axes = grid(len(columns), cols=2, row_height=2.6)
     for ax, col in zip(axes, columns, strict=True):
         table = pd.crosstab(df[col].astype("string").fillna("(missing)"), df[target].astype(str))
         table = table.loc[table.sum(axis=1).sort_values(ascending=False).index[:max_levels]]
@@ -84,9 +87,7 @@ def categorical_by_class(
         ax.set_ylabel("")
         ax.tick_params(labelsize=7)
     if axes:
-        fig.legend(
-            *axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=6, fontsize=8
-        )
+        legend_below(fig, axes[0], ncols=6)
     return fig
 
 
