@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m nbml.bench", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--repeats", type=int, default=3, help="runs per stage and variant")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per stage and variant")
     args = parser.parse_args(argv)
     return bench(find_root(), args.repeats)
 

@@ -78,10 +78,12 @@ def execution_timeout(root: Path, override: float | None) -> float:
 
 
 def _preload_exporter() -> threading.Thread:
-    """Import nbconvert while the kernel works, so export starts at once."""
+    """Import nbconvert and compile its templates while the kernel works."""
 
     def load() -> None:
-        import nbml.html  # noqa: F401
+        from nbml import html
+
+        html.warm_up()
 
     thread = threading.Thread(target=load, daemon=True)
     thread.start()
@@ -97,8 +99,6 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     use_private_dirs()
     root = root or find_root()
     proj = Project.load(root)
-    # every param of every stage, so even the first stage refuses a bad train param
-    _check_project_once(proj)
     files = proj.stage_notebook(stage)
     source = root / files.notebook
     nb = nbfile.read_json(source)
@@ -110,13 +110,21 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     debug.unlink(missing_ok=True)
     limit = execution_timeout(root, timeout)
 
-    _say(f"stage '{stage}': running {files.notebook} ({len(nb.get('cells', []))} cells)")
     # A fixed hash seed keeps set/dict-of-str iteration order, and so the
     # executed notebook's bytes, the same from run to run.
     os.environ["PYTHONHASHSEED"] = "0"
     _prefer_checkout_helpers(proj)
     started = time.time()
     kernel = _start_kernel(nb, source.parent)
+    try:
+        # Every param of every stage, so even the first stage refuses a bad
+        # train param. This imports scikit-learn (~1 s when the params
+        # changed); the kernel boots meanwhile.
+        _check_project_once(proj)
+    except BaseException:
+        _stop_kernel(kernel)
+        raise
+    _say(f"stage '{stage}': running {files.notebook} ({len(nb.get('cells', []))} cells)")
 
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -138,6 +146,7 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
             log_output=False,
             report_mode=False,
             km=kernel,
+            engine_name=_engine(),
         )
     except PapermillExecutionError as exc:
         problem = f"{exc.ename}: {exc.evalue}"
@@ -191,6 +200,62 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
     stopper.join()
     _say(f"stage '{stage}': done in {elapsed:.1f} s -> {files.executed}, {files.report}")
     return files
+
+
+def _engine() -> str:
+    """Register papermill's nbclient engine with fewer saves of the partial notebook.
+
+    papermill writes (and validates) the whole notebook before and after every
+    cell, ~4 ms a cell on a figure-heavy notebook. Here it is written at the
+    start, then between cells only as often as papermill's own autosave
+    during a long cell (every 30 s), and always at the end, failed or not,
+    which is when ``logs/failed/`` needs it.
+    """
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class Manager(NotebookExecutionManager):
+        saved = finished = False
+
+        def save(self, **kwargs: Any) -> None:
+            since = (self.now() - self.last_save_time).total_seconds()
+            if not self.saved or self.finished or since >= self.autosave_cell_every:
+                super().save(**kwargs)
+                self.saved = True
+
+        def notebook_complete(self, **kwargs: Any) -> None:
+            self.finished = True
+            super().notebook_complete(**kwargs)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(  # type: ignore[override]
+            cls,
+            nb: Any,
+            kernel_name: str,
+            output_path: str | None = None,
+            progress_bar: bool = True,
+            log_output: bool = False,
+            autosave_cell_every: int = 30,
+            **kwargs: Any,
+        ) -> Any:
+            # papermill's Engine.execute_notebook, with the manager above
+            nb_man = Manager(
+                nb,
+                output_path=output_path,
+                progress_bar=progress_bar,
+                log_output=log_output,
+                autosave_cell_every=autosave_cell_every,
+            )
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register("nbml", Engine)
+    return "nbml"
 
 
 def _check_project_once(proj: Project) -> None:
@@ -251,6 +316,12 @@ def _stop_kernel(manager: Any) -> None:
     client = getattr(manager, "warm_up_client", None)
     if client is not None:
         client.stop_channels()
+    # jupyter_client polls for the kernel's end every 0.1 s after killing it;
+    # killing and reaping the process here makes that first poll find it gone.
+    process = getattr(manager.provisioner, "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(timeout=5)
     try:
         run_sync(manager.shutdown_kernel)(now=True)
     except Exception:  # already gone: nothing left to stop
