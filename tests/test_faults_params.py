@@ -91,6 +91,7 @@ def test_other_sections(proj):
             featurize={"numeric_impute": "avg", "scale": "yes"},
             prepare={"seed": -1, "schema": {"a": "text"}},
             data={"drop": "sex"},
+            explore={"max_panels": 0},
         )
     )
     for part in (
@@ -99,9 +100,10 @@ def test_other_sections(proj):
         "prepare.seed: expected an integer >= 0, found -1",
         "prepare.schema.a: unknown type 'text'; allowed: float, int, str",
         "data.drop: expected a list of column names, found 'sex'",
+        "explore.max_panels: expected an integer >= 1, found 0",
     ):
         assert part in text
-    assert text.startswith("5 problem(s)")
+    assert text.startswith("6 problem(s)")
 
 
 @pytest.mark.parametrize("source", ["../elsewhere.csv", "/etc/passwd", "data/raw/../../../x.csv"])

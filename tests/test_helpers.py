@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbml import dag, data, evaluation, features, model
+from nbml import dag, data, eda, evaluation, features, model, plots
 from nbml.project import Project
 
 
@@ -210,3 +210,48 @@ def test_dag_edges_follow_outs_into_deps():
     assert sorted(dag.edges(proj)) == [("a", "b"), ("a", "c"), ("b", "c")]
     assert dag.levels(["a", "b", "c"], dag.edges(proj)) == {"a": 0, "b": 1, "c": 2}
     assert dag.svg(proj, {"a": "a.html"}).count("<rect") == 3
+
+
+# -- explore -----------------------------------------------------------------
+
+
+def test_class_separation_ranks_columns_by_how_far_apart_classes_sit():
+    label = np.repeat(["a", "b"], 4)
+    df = pd.DataFrame(
+        {
+            "apart": [1.0, 1, 1, 1, 5, 5, 5, 5],  # each class one value: all variance between
+            "same": [1.0, 2, 3, 4, 1, 2, 3, 4],  # equal class means: none between
+            "constant": 7.0,
+            "half": [0.0, 2, 0, 2, 2, 4, 2, 4],  # means 1 and 3, spread 1 within each
+            "label": label,
+        }
+    )
+    df.loc[0, "half"] = np.nan  # ignored, not counted as zero
+    shares = eda.class_separation(df, "label", ["same", "constant", "half", "apart"])
+    assert list(shares.index) == ["apart", "half", "same", "constant"]
+    assert shares["apart"] == pytest.approx(1.0)
+    assert shares["same"] == pytest.approx(0.0)
+    assert shares["constant"] == 0.0
+    assert 0.0 < shares["half"] < 1.0
+
+    table = eda.numeric_by_class(df, "label", ["same", "apart"])
+    assert list(table.index) == ["apart", "same"]
+    assert list(table.columns) == ["a", "b", "separation"]
+    assert table.loc["apart", "b"] == "5.0 ± 0.0"
+
+
+def test_histograms_stop_at_max_panels_and_say_so(frame):
+    frame = frame.assign(**{f"x{i}": np.arange(len(frame)) * i for i in range(5)})
+    columns = ["size", *[f"x{i}" for i in range(5)]]
+    fig = plots.numeric_by_class(frame, "label", columns, max_panels=4)
+    shown = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert shown == columns[:4]
+    assert "first 4 of 6 numeric columns" in fig.get_suptitle()
+    assert plots.numeric_by_class(frame, "label", columns[:2]).get_suptitle() == ""
+
+
+def test_missing_values_chart_shows_only_columns_with_gaps(frame):
+    fig = plots.missing_values(frame)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["colour"]
+    assert plots.missing_values(frame.drop(columns="colour")) is None

@@ -144,7 +144,10 @@ def _check_prepare(values: dict[str, Any], proj: Project) -> list[str]:
 
 @check("explore")
 def _check_explore(values: dict[str, Any], proj: Project) -> list[str]:
-    return _int_at_least(values, "explore", "max_levels", 1)
+    return [
+        *_int_at_least(values, "explore", "max_levels", 1),
+        *_int_at_least(values, "explore", "max_panels", 1),
+    ]
 
 
 @check("featurize")

@@ -31,11 +31,41 @@ def class_balance(df: pd.DataFrame, target: str) -> pd.DataFrame:
     return pd.DataFrame({"rows": counts, "share %": (counts / counts.sum() * 100).round(1)})
 
 
+def class_separation(df: pd.DataFrame, target: str, columns: list[str]) -> pd.Series:
+    """How far apart the classes sit on each numeric column, largest first.
+
+    The share of a column's variance that lies between the class means (eta
+    squared): 1 when every class is a tight cluster of its own, 0 when the
+    class means are equal. Rows missing the value or the label are ignored.
+    """
+    shares = {}
+    for col in columns:
+        part = df[[col, target]].dropna()
+        values = part[col].astype(float)
+        centred = values - values.mean()
+        total = float((centred**2).sum())
+        class_means = values.groupby(part[target], observed=True).transform("mean")
+        between = float(((class_means - values.mean()) ** 2).sum())
+        shares[col] = between / total if total > 0 else 0.0
+    return pd.Series(shares, name="separation", dtype=float).sort_values(
+        ascending=False, kind="stable"
+    )
+
+
 def numeric_by_class(df: pd.DataFrame, target: str, columns: list[str]) -> pd.DataFrame:
-    """Mean (and standard deviation) of each numeric column per class."""
+    """Mean ± standard deviation per class, one row per numeric column.
+
+    Rows are ordered by ``class_separation`` (shown as the last column), so
+    the columns that tell the classes apart come first.
+    """
     grouped = df.groupby(target, observed=True)[columns]
     mean, std = grouped.mean().round(2), grouped.std().round(2)
-    return mean.astype(str) + " ± " + std.astype(str)
+    table = (mean.astype(str) + " ± " + std.astype(str)).T
+    separation = class_separation(df, target, columns)
+    table = table.loc[separation.index]
+    table["separation"] = separation.round(3)
+    table.columns.name = None
+    return table
 
 
 def strongest_correlations(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:

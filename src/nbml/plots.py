@@ -46,11 +46,24 @@ def class_balance(df: pd.DataFrame, target: str) -> Figure:
     return fig
 
 
-def numeric_by_class(df: pd.DataFrame, target: str, columns: list[str]) -> Figure:
-    """Histogram of each numeric column, one colour per class."""
-    fig, axes = grid(len(columns), cols=3)
+def numeric_by_class(
+    df: pd.DataFrame, target: str, columns: list[str], max_panels: int = 12
+) -> Figure:
+    """Histograms by class of the first ``max_panels`` columns, in the order given.
+
+    Pass the columns most telling first (``eda.class_separation``). A grid of
+    dozens of small panels is unreadable, and slow to draw; the title says
+    when columns were left out.
+    """
+    shown = columns[:max_panels]
+    fig, axes = grid(len(shown), cols=3)
+    if len(columns) > len(shown):
+        fig.suptitle(
+            f"The first {len(shown)} of {len(columns)} numeric columns (explore.max_panels)",
+            fontsize=9,
+        )
     classes = sorted(df[target].dropna().astype(str).unique())
-    for ax, col in zip(axes, columns, strict=True):
+    for ax, col in zip(axes, shown, strict=True):
         values = df[col].dropna()
         bins = np.histogram_bin_edges(values, bins=20) if len(values) else 10
         for label in classes:
@@ -94,9 +107,12 @@ def categorical_by_class(
     return fig
 
 
-def missing_values(df: pd.DataFrame) -> Figure:
-    """Share of missing values per column."""
-    share = df.isna().mean().sort_values()
+def missing_values(df: pd.DataFrame) -> Figure | None:
+    """Share of missing values per column, for the columns that have any (else None)."""
+    share = df.isna().mean()
+    share = share[share > 0].sort_values()
+    if share.empty:
+        return None
     fig = Figure(figsize=(_WIDTH, 0.3 * len(share) + 1.0), layout="constrained")
     ax = fig.subplots()
     ax.barh(share.index.astype(str), share.values * 100, color="#e45756")
