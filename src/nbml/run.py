@@ -319,12 +319,12 @@ def _stop_kernel(manager: Any) -> None:
     # jupyter_client polls for the kernel's end every 0.1 s after killing it;
     # killing and reaping the process here makes that first poll find it gone.
     process = getattr(manager.provisioner, "process", None)
-    if process is not None and process.poll() is None:
-        process.kill()
-        process.wait(timeout=5)
     try:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
         run_sync(manager.shutdown_kernel)(now=True)
-    except Exception:  # already gone: nothing left to stop
+    except Exception:  # already gone (or stuck past SIGKILL): nothing more to do here
         pass
 
 
