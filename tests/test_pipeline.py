@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import copy_project, project_env, run
+from nbml import notebook as nbfile
+from nbml.jupyter import private_dirs
 from nbml.project import Project
 
 pytestmark = pytest.mark.slow
@@ -101,31 +111,94 @@ def test_notebooks_run_by_hand_write_the_same_artifacts(repo):
     assert json.loads(status) == {}, status
 
 
-def test_saving_from_jupyterlab_keeps_the_source_clean_and_the_stage_current(repo):
-    from jupyter_server.services.contents.filemanager import FileContentsManager
-    from traitlets.config import Config
+@contextmanager
+def jupyter_server(root: Path, home: Path) -> Iterator[Callable[..., Any]]:
+    """A real Jupyter server from the venv, as ``make lab`` starts it, on loopback.
 
-    conf_file = Path(sys.prefix) / "etc/jupyter/jupyter_server_config.d/nbml.json"
-    manager = FileContentsManager(
-        config=Config(json.loads(conf_file.read_text())), root_dir=str(repo)
-    )
-    path = "notebooks/train.ipynb"
-    before = (repo / path).read_bytes()
-    model = manager.get(path)
-    nb = model["content"]
-    for i, cell in enumerate(nb.cells):  # what an interactive session leaves behind
-        if cell.cell_type == "code":
-            cell.execution_count = i
-            cell.outputs = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
-            cell.metadata["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
-    nb.metadata["language_info"] = {
+    Yields ``call(method, path, body=None)`` for its REST API.
+    """
+    token = secrets.token_hex(16)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**project_env(home), **private_dirs(Path(sys.prefix))}
+    log = root.parent / "jupyter-server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.prefix) / "bin" / "jupyter"),
+                "server",
+                "--no-browser",
+                "--allow-root",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                "--ServerApp.port_retries=0",
+                f"--ServerApp.root_dir={root}",
+                f"--IdentityProvider.token={token}",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                call("GET", "/api/status")
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"jupyter server did not start:\n{log.read_text()}")
+                time.sleep(0.2)
+        yield call
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def with_session_outputs(nb: dict[str, Any]) -> dict[str, Any]:
+    """What an interactive session leaves in a notebook before it is saved."""
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = i
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
+            cell["metadata"]["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
+    nb["metadata"]["language_info"] = {
         "name": "python",
         "version": "3.11.7",
         "mimetype": "text/x-python",
     }
-    manager.save({"type": "notebook", "format": "json", "content": nb}, path)
-    assert (repo / path).read_bytes() == before
+    return nb
+
+
+def test_saving_from_jupyterlab_keeps_the_source_clean_and_the_stage_current(repo, home):
+    path = "notebooks/train.ipynb"
+    before = (repo / path).read_bytes()
+    scratch = repo / "notebooks" / "scratch.ipynb"
+    try:
+        with jupyter_server(repo, home) as call:
+            nb = call("GET", f"/api/contents/{path}?content=1")["content"]
+            saved = {"type": "notebook", "format": "json", "content": with_session_outputs(nb)}
+            call("PUT", f"/api/contents/{path}", saved)
+            # a notebook no stage reads keeps its outputs
+            call("PUT", f"/api/contents/{scratch.relative_to(repo)}", saved)
+        assert (repo / path).read_bytes() == before
+        assert nbfile.has_outputs(json.loads(scratch.read_text()))
+    finally:
+        scratch.unlink(missing_ok=True)
     assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
+    assert [p.name for p in home.iterdir()] == []  # the server kept its state in the venv
 
 
 def test_changing_a_train_param_reruns_only_train_and_downstream(repo):

@@ -6,9 +6,9 @@
 - gives that kernel private IPython and matplotlib folders inside the venv,
   so running a notebook writes nothing to the user's home directory, and
   its IPython settings (figures are drawn once, see install_kernel_config);
-- installs a Jupyter server hook that saves notebooks without outputs, so a
-  save from JupyterLab keeps git diffs clean and does not make DVC re-run a
-  stage whose code did not change;
+- installs a Jupyter server hook that saves the pipeline's notebooks without
+  outputs, so a save from JupyterLab keeps git diffs clean and does not make
+  DVC re-run a stage whose code did not change;
 - adds the same folder settings to ``<venv>/bin/activate``.
 """
 
@@ -22,16 +22,28 @@ from pathlib import Path
 
 KERNEL_NAME = "nbml"
 DISPLAY_NAME = "Python (nbml)"
+SAVE_HOOK = "nbml.notebook.pre_save_hook"
 _ACTIVATE_MARK = "# nbml: keep Jupyter, IPython and matplotlib state inside the venv"
 
 
+KERNEL_DIRS = ("IPYTHONDIR", "MPLCONFIGDIR")
+
+
 def private_dirs(prefix: Path | None = None) -> dict[str, str]:
-    """Environment variables that keep tool state inside the venv."""
+    """Environment variables that keep tool state inside the venv.
+
+    The Jupyter server would otherwise write its secrets, notebook trust
+    database and settings under ``~/.jupyter`` and ``~/.local/share/jupyter``,
+    and its language-server lookup runs ``npm``, which logs under ``~/.npm``.
+    """
     var = Path(prefix or sys.prefix) / "var"
     return {
         "IPYTHONDIR": str(var / "ipython"),
         "MPLCONFIGDIR": str(var / "matplotlib"),
         "JUPYTER_RUNTIME_DIR": str(var / "jupyter" / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(var / "jupyter" / "config"),
+        "JUPYTER_DATA_DIR": str(var / "jupyter" / "data"),
+        "npm_config_cache": str(var / "npm"),
     }
 
 
@@ -52,7 +64,7 @@ def install_kernel(prefix: Path) -> Path:
     # warning on every stage run would read as a fault, so warnings are off.
     if "--log-level=ERROR" not in spec["argv"]:
         spec["argv"].append("--log-level=ERROR")
-    spec["env"] = {k: v for k, v in private_dirs(prefix).items() if k != "JUPYTER_RUNTIME_DIR"}
+    spec["env"] = {k: v for k, v in private_dirs(prefix).items() if k in KERNEL_DIRS}
     # Same hash seed as `dvc repro` runs (see nbml.run), so a notebook run by
     # hand iterates sets in the same order and writes the same bytes.
     spec["env"]["PYTHONHASHSEED"] = "0"
@@ -94,22 +106,34 @@ def build_font_cache(prefix: Path) -> None:
 
 
 def install_save_hook(prefix: Path) -> Path:
-    """Make the Jupyter server strip outputs when it saves a notebook."""
-    conf = prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "nbml.json"
+    """Make the Jupyter server strip outputs when it saves a pipeline notebook.
+
+    The setting goes in ``<venv>/etc/jupyter/jupyter_server_config.json``:
+    the server reads only extension switches from ``jupyter_server_config.d``.
+    """
+    conf = prefix / "etc" / "jupyter" / "jupyter_server_config.json"
     conf.parent.mkdir(parents=True, exist_ok=True)
-    hook = {"FileContentsManager": {"pre_save_hook": "nbml.notebook.pre_save_hook"}}
-    conf.write_text(json.dumps(hook, indent=1) + "\n")
+    settings = json.loads(conf.read_text(encoding="utf-8")) if conf.is_file() else {}
+    settings.setdefault("FileContentsManager", {})["pre_save_hook"] = SAVE_HOOK
+    conf.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    # where earlier versions of this setup wrote it, to no effect
+    (conf.parent / "jupyter_server_config.d" / "nbml.json").unlink(missing_ok=True)
     return conf
 
 
 def patch_activate(prefix: Path) -> None:
-    """Export the private folders from ``bin/activate`` (idempotent)."""
+    """Export the private folders from ``bin/activate`` (replaces an earlier block)."""
     activate = prefix / "bin" / "activate"
-    if not activate.is_file() or _ACTIVATE_MARK in activate.read_text():
+    if not activate.is_file():
         return
-    lines = [f'export {k}="{v}"' for k, v in private_dirs(prefix).items()]
-    with open(activate, "a", encoding="utf-8") as fh:
-        fh.write("\n" + _ACTIVATE_MARK + "\n" + "\n".join(lines) + "\n")
+    lines = activate.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    if _ACTIVATE_MARK in lines:
+        first = end = lines.index(_ACTIVATE_MARK)
+        while end + 1 < len(lines) and lines[end + 1].startswith("export "):
+            end += 1
+        del lines[first : end + 1]
+    lines += [_ACTIVATE_MARK, *(f'export {k}="{v}"' for k, v in private_dirs(prefix).items())]
+    activate.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def install(prefix: Path | None = None) -> None:

@@ -149,18 +149,41 @@ def has_outputs(nb: dict[str, Any]) -> bool:
     )
 
 
-def pre_save_hook(model: dict[str, Any], **_: Any) -> None:
-    """Jupyter server hook: save notebooks under ``notebooks/`` without outputs.
+def pre_save_hook(
+    model: dict[str, Any], path: str = "", contents_manager: Any = None, **_: Any
+) -> None:
+    """Jupyter server hook: save the pipeline's notebooks without outputs.
 
     Outputs of an interactive session belong to the executed copy that
     ``dvc repro`` writes; keeping them out of the source keeps git diffs
-    readable and keeps the stage from re-running after a plain save.
+    readable and keeps the stage from re-running after a plain save. Other
+    notebooks (scratch work next to them) keep their outputs.
     """
     if model.get("type") != "notebook":
         return
     content = model.get("content")
-    if isinstance(content, dict):
-        strip_outputs(content)
+    if not isinstance(content, dict):
+        return
+    root_dir = getattr(contents_manager, "root_dir", None)
+    if root_dir is not None and not is_pipeline_notebook(Path(root_dir) / path.lstrip("/")):
+        return
+    strip_outputs(content)
+
+
+def is_pipeline_notebook(file: Path) -> bool:
+    """True if ``file`` is a dependency of a stage in the dvc.yaml above it."""
+    from nbml.project import ConfigError, Project, find_root
+
+    file = file.resolve()
+    try:
+        proj = Project.load(find_root(file.parent))
+        return any(
+            (proj.root / dep).resolve() == file
+            for stage in proj.pipeline.get("stages", {}) or {}
+            for dep in proj.stage_files(stage, "deps")
+        )
+    except ConfigError:
+        return False
 
 
 def import_statements(nb: dict[str, Any]) -> list[str]:
