@@ -159,7 +159,7 @@ def jupyter_server(root: Path, home: Path) -> Iterator[Callable[..., Any]]:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"jupyter server did not start:\n{log.read_text()}")
+                    raise AssertionError(f"no jupyter server:\n{log.read_text()}") from None
                 time.sleep(0.2)
         yield call
     finally:
