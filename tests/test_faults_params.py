@@ -61,6 +61,23 @@ def test_unknown_hyperparameter(proj):
     assert "allowed: categorical_features, class_weight" in text
 
 
+@pytest.mark.parametrize(
+    ("estimator", "kwargs", "fix"),
+    [
+        ("sklearn.svm.SVC", {}, "set train.kwargs.probability: true"),
+        ("sklearn.linear_model.RidgeClassifier", {}, "choose a classifier that has predict_proba"),
+    ],
+)
+def test_classifier_without_probabilities(proj, estimator, kwargs, fix):
+    text = problems(with_params(proj, train={"estimator": estimator, "kwargs": kwargs}))
+    assert "gives no class probabilities (predict_proba)" in text
+    assert fix in text
+    fixed = with_params(
+        proj, train={"estimator": "sklearn.svm.SVC", "kwargs": {"probability": True}}
+    )
+    assert checks.project_problems(fixed) == []
+
+
 def test_hyperparameter_of_wrong_type(proj):
     text = problems(with_params(proj, train={"kwargs": {"learning_rate": "fast", "max_iter": -3}}))
     assert "train.kwargs.learning_rate: must be a float in the range (0.0, inf). Got 'fast'" in text

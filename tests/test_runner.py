@@ -97,6 +97,25 @@ def repro(repo: Path, env: dict | None = None):
     return run(["dvc", "repro"], repo, check=False, env=env)
 
 
+def test_output_written_in_pieces_is_one_stream_output(mini):
+    # a line printed in two writes reaches the runner as one message or two,
+    # by timing; the executed notebook must be the same either way
+    pieces = (
+        "import sys, time\n"
+        "sys.stdout.write('half'); sys.stdout.flush(); time.sleep(0.3)\n"
+        "print(' and the rest')\n"
+        "print('x', file=sys.stderr); sys.stderr.flush(); time.sleep(0.3)\n"
+        "print('y', file=sys.stderr)"
+    )
+    write_nb(mini, notebook(extra=pieces))
+    proc = repro(mini)
+    assert proc.returncode == 0, proc.stderr
+    nb = json.loads((mini / "outputs/step.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c.get("id") == "boom")
+    streams = [(out["name"], "".join(out["text"])) for out in cell["outputs"]]
+    assert streams == [("stdout", "half and the rest\n"), ("stderr", "x\ny\n")]
+
+
 def test_params_are_injected_with_their_types_and_output_is_stable(mini):
     first = repro(mini)
     assert first.returncode == 0, first.stderr

@@ -211,7 +211,29 @@ def _check_train(values: dict[str, Any], proj: Project) -> list[str]:
         )
     known_kwargs = {k: v for k, v in kwargs.items() if k in params}
     problems += _check_kwarg_types(cls, known_kwargs)
+    if not problems:
+        problems += _check_probabilities(cls, known_kwargs, params)
     return problems
+
+
+def _check_probabilities(cls: type, kwargs: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """evaluate needs class probabilities; some classifiers give them only when asked."""
+    try:
+        has_proba = hasattr(cls(**kwargs), "predict_proba")
+    except (TypeError, ValueError):  # reported by the keyword checks
+        return []
+    if has_proba:
+        return []
+    fix = (
+        "set train.kwargs.probability: true"
+        if "probability" in params
+        else "choose a classifier that has predict_proba"
+    )
+    return [
+        f"train.estimator: {cls.__name__} with these kwargs gives no class probabilities "
+        "(predict_proba), which evaluate needs for ROC AUC, log loss and the ROC and "
+        f"precision-recall curves; {fix}"
+    ]
 
 
 def _check_kwarg_types(cls: type, kwargs: dict[str, Any]) -> list[str]:

@@ -147,6 +147,10 @@ def run_stage(stage: str, root: Path | None = None, timeout: float | None = None
             report_mode=False,
             km=kernel,
             engine_name=_engine(),
+            # A line written in two pieces reaches the client as one message
+            # or two, depending on timing; merged, the bytes do not depend on
+            # it (JupyterLab merges them the same way when it saves).
+            coalesce_streams=True,
         )
     except PapermillExecutionError as exc:
         problem = f"{exc.ename}: {exc.evalue}"
