@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nbml import bench
 
@@ -52,6 +53,20 @@ def run(
             f"--- stderr\n{proc.stderr}"
         )
     return proc
+
+
+def set_params(repo: Path, section: str, **values: object) -> str:
+    """Set entries of one params.yaml section in a copy; return the file's old text.
+
+    Edits the parsed file rather than its text, so it works whatever values
+    the project's params.yaml holds.
+    """
+    path = repo / "params.yaml"
+    text = path.read_text()
+    params = yaml.safe_load(text)
+    params.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return text
 
 
 def copy_project(dest: Path) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, set_params
 from nbml import checks
 from nbml.project import Project
 from nbml.run import run_stage
@@ -148,10 +148,9 @@ def test_path_like_param_outside_repository(proj):
 
 def test_runner_refuses_before_any_notebook_runs(project_copy: Path, monkeypatch):
     """Even the first stage refuses a bad train param: nothing executes, nothing is written."""
-    params = project_copy / "params.yaml"
-    params.write_text(params.read_text().replace("max_iter: 200", "max_iter: many"))
+    set_params(project_copy, "train", estimator="sklearn.ensemble.NoSuchClassifier")
     monkeypatch.setenv("NBML_ROOT", str(project_copy))
-    with pytest.raises(checks.ParamError, match="train.kwargs.max_iter: must be an int"):
+    with pytest.raises(checks.ParamError, match="train.estimator: module 'sklearn.ensemble'"):
         run_stage("prepare", root=project_copy)
     assert not (project_copy / "logs" / "failed" / "prepare.ipynb").exists()
     assert not (project_copy / "data" / "prepared").exists()

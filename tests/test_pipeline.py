@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
-from conftest import copy_project, project_env, run
+from conftest import copy_project, project_env, run, set_params
 from nbml import notebook as nbfile
 from nbml.jupyter import private_dirs
+from nbml.model import estimator_class
 from nbml.project import Project
 
 pytestmark = pytest.mark.slow
@@ -203,8 +204,12 @@ def test_saving_from_jupyterlab_keeps_the_source_clean_and_the_stage_current(rep
 
 def test_changing_a_train_param_reruns_only_train_and_downstream(repo):
     params = repo / "params.yaml"
-    text = params.read_text()
-    params.write_text(text.replace("learning_rate: 0.1", "learning_rate: 0.05"))
+    train = Project.load(repo).params["train"]
+    if "random_state" not in estimator_class(train["estimator"])().get_params():
+        pytest.skip(f"{train['estimator']} has no random_state to change")
+    kwargs = dict(train.get("kwargs") or {})
+    kwargs["random_state"] = int(kwargs.get("random_state") or 0) + 1
+    text = set_params(repo, "train", kwargs=kwargs)
     try:
         out = run(["dvc", "repro"], repo).stdout
         assert ran_stages(out) == {"train", "evaluate", "report"}
