@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -209,7 +210,19 @@ def test_dag_edges_follow_outs_into_deps():
     )
     assert sorted(dag.edges(proj)) == [("a", "b"), ("a", "c"), ("b", "c")]
     assert dag.levels(["a", "b", "c"], dag.edges(proj)) == {"a": 0, "b": 1, "c": 2}
-    assert dag.svg(proj, {"a": "a.html"}).count("<rect") == 3
+    drawing = dag.svg(proj, {"a": "a.html"})
+    assert drawing.count("<rect") == 3
+    # a -> c skips b's column: it runs under every box, not through b
+    bottoms = [
+        float(y) + float(h)
+        for y, h in re.findall(
+            r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"', drawing
+        )
+    ]
+    (route,) = re.findall(r'<path d="M([^"]+)" fill="none"', drawing)
+    lane = [float(point.split(",")[1]) for point in re.findall(r"[\d.]+,[\d.]+", route)]
+    assert max(lane) > max(bottoms)
+    assert drawing.count("<line") == 2
 
 
 # -- explore -----------------------------------------------------------------

@@ -49,19 +49,31 @@ def svg(proj: Project, link: dict[str, str] | None = None) -> str:
         for i, s in enumerate(names)
     }
     width = 40 + (max(columns) + 1) * (box_w + gap_x) - gap_x
-    height = 40 + max(len(v) for v in columns.values()) * (box_h + gap_y) - gap_y
+    boxes_bottom = 20 + max(len(v) for v in columns.values()) * (box_h + gap_y) - gap_y
+    # An edge that skips a column would cross the boxes in between; it runs
+    # in a lane of its own under all boxes instead.
+    skipping = [(a, b) for a, b in links if depth[b] - depth[a] > 1]
+    lane_gap = 9
+    height = boxes_bottom + 20 + lane_gap * len(skipping)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="pipeline graph">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="#57606a"/></marker></defs>',
     ]
+    stroke = 'fill="none" stroke="#57606a" stroke-width="1.5" marker-end="url(#arrow)"'
     for a, b in links:
         (xa, ya), (xb, yb) = pos[a], pos[b]
-        parts.append(
-            f'<line x1="{xa + box_w}" y1="{ya + box_h / 2}" x2="{xb}" y2="{yb + box_h / 2}" '
-            'stroke="#57606a" stroke-width="1.5" marker-end="url(#arrow)"/>'
-        )
+        x1, y1, x2, y2 = xa + box_w, ya + box_h / 2, xb, yb + box_h / 2
+        if (a, b) in skipping:
+            lane = boxes_bottom + lane_gap * (skipping.index((a, b)) + 1)
+            bend = gap_x / 2
+            parts.append(
+                f'<path d="M{x1},{y1} C{x1 + bend},{y1} {x1 + bend},{lane} {x1 + gap_x},{lane} '
+                f'L{x2 - gap_x},{lane} C{x2 - bend},{lane} {x2 - bend},{y2} {x2},{y2}" {stroke}/>'
+            )
+        else:
+            parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" {stroke}/>')
     for s, (x, y) in pos.items():
         box = (
             f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="#ddf4ff" '
