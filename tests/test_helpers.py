@@ -268,3 +268,18 @@ def test_missing_values_chart_shows_only_columns_with_gaps(frame):
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["colour"]
     assert plots.missing_values(frame.drop(columns="colour")) is None
+
+
+def test_class_labels_in_natural_order_with_distinct_colours():
+    assert plots.class_order(["10", "2", "b", "1", "a", "2"]) == ["1", "2", "10", "a", "b"]
+    assert len(set(plots.class_colours(12))) == 12
+    rows = pd.DataFrame(
+        {
+            "class": [str(c) for c in range(12) for _ in range(2)],
+            "fpr": [0, 1] * 12,
+            "tpr": [0, 1] * 12,
+        }
+    )
+    ax = plots.curves(rows, "fpr", "tpr", "ROC").axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == [str(c) for c in range(12)]
+    assert len({line.get_color() for line in ax.get_lines()}) == 12

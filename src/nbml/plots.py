@@ -8,12 +8,34 @@ between cells.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 _WIDTH = 7.0
+
+
+def class_order(labels: Iterable[Any]) -> list[Any]:
+    """Distinct class labels: numbers by value (2 before 10), then the rest as text."""
+
+    def key(label: Any) -> tuple[int, float, str]:
+        try:
+            return (0, float(label), "")
+        except (TypeError, ValueError):
+            return (1, 0.0, str(label))
+
+    return sorted(set(labels), key=key)
+
+
+def class_colours(n: int) -> list[Any]:
+    """n distinguishable colours: matplotlib's 10-colour cycle, or 20 when more classes."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10" if n <= 10 else "tab20"].colors
+    return [palette[i % len(palette)] for i in range(n)]
 
 
 def grid(
@@ -35,7 +57,8 @@ def legend_below(fig: Figure, ax: object, ncols: int) -> None:
 
 def class_balance(df: pd.DataFrame, target: str) -> Figure:
     """Rows per class."""
-    counts = df[target].value_counts().sort_index()
+    counts = df[target].value_counts()
+    counts = counts.reindex(class_order(counts.index))
     fig = Figure(figsize=(_WIDTH, 2.6), layout="constrained")
     ax = fig.subplots()
     ax.barh(counts.index.astype(str), counts.values, color="#4c78a8")
@@ -62,11 +85,12 @@ def numeric_by_class(
             f"The first {len(shown)} of {len(columns)} numeric columns (explore.max_panels)",
             fontsize=9,
         )
-    classes = sorted(df[target].dropna().astype(str).unique())
+    classes = class_order(df[target].dropna().astype(str))
+    colours = class_colours(len(classes))
     for ax, col in zip(axes, shown, strict=True):
         values = df[col].dropna()
         bins = np.histogram_bin_edges(values, bins=20) if len(values) else 10
-        for label in classes:
+        for label, colour in zip(classes, colours, strict=True):
             ax.hist(
                 df.loc[df[target].astype(str) == label, col].dropna(),
                 bins=bins,
@@ -75,6 +99,7 @@ def numeric_by_class(
                 # the same picture, drawn in about half the time
                 histtype="stepfilled",
                 label=label,
+                color=colour,
             )
         ax.set_title(str(col), fontsize=9)
         ax.tick_params(labelsize=7)
@@ -91,14 +116,17 @@ def categorical_by_class(
 ) -> Figure:
     """Rows of each class within each level of a categorical column (stacked bars)."""
     fig, axes = grid(len(columns), cols=2, row_height=2.6)
+    classes = class_order(df[target].dropna().astype(str))
+    colour_of = dict(zip(classes, class_colours(len(classes)), strict=True))
     for ax, col in zip(axes, columns, strict=True):
         table = pd.crosstab(df[col].astype("string").fillna("(missing)"), df[target].astype(str))
         table = table.loc[table.sum(axis=1).sort_values(ascending=False).index[:max_levels]]
         left = np.zeros(len(table))
         levels = table.index.astype(str)
-        for label in table.columns:  # stacked bars, drawn directly (no pandas plotting import)
-            ax.barh(levels, table[label].to_numpy(), left=left, height=0.8, label=label)
-            left += table[label].to_numpy()
+        for label in class_order(table.columns):  # stacked bars, drawn directly
+            counts = table[label].to_numpy()
+            ax.barh(levels, counts, left=left, height=0.8, label=label, color=colour_of[label])
+            left += counts
         ax.set_title(str(col), fontsize=9)
         ax.set_ylabel("")
         ax.tick_params(labelsize=7)
@@ -142,7 +170,7 @@ def correlation(df: pd.DataFrame) -> Figure:
 def confusion_matrix(rows: pd.DataFrame) -> Figure:
     """Counts of (actual, predicted) pairs from confusion plot data."""
     table = pd.crosstab(rows["actual"], rows["predicted"])
-    labels = sorted(set(table.index) | set(table.columns))
+    labels = class_order(set(table.index) | set(table.columns))
     table = table.reindex(index=labels, columns=labels, fill_value=0)
     fig = Figure(figsize=(4.6, 4.0), layout="constrained")
     ax = fig.subplots()
@@ -168,8 +196,10 @@ def curves(rows: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = Fals
     """One line per class from long-format curve data (ROC, precision-recall)."""
     fig = Figure(figsize=(4.6, 4.0), layout="constrained")
     ax = fig.subplots()
-    for label, part in rows.groupby("class", sort=True):
-        ax.plot(part[x], part[y], label=str(label), drawstyle="steps-post")
+    classes = class_order(rows["class"])
+    for label, colour in zip(classes, class_colours(len(classes)), strict=True):
+        part = rows[rows["class"] == label]
+        ax.plot(part[x], part[y], label=str(label), drawstyle="steps-post", color=colour)
     if diagonal:
         ax.plot([0, 1], [0, 1], ls=":", color="grey")
     ax.set_xlabel(x)
