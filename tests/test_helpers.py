@@ -283,3 +283,24 @@ def test_class_labels_in_natural_order_with_distinct_colours():
     ax = plots.curves(rows, "fpr", "tpr", "ROC").axes[0]
     assert [line.get_label() for line in ax.get_lines()] == [str(c) for c in range(12)]
     assert len({line.get_color() for line in ax.get_lines()}) == 12
+
+
+@pytest.mark.parametrize("n", [5, 30, 60])
+def test_correlation_labels_do_not_overlap(n):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    df = pd.DataFrame(
+        np.random.default_rng(0).normal(size=(50, n)), columns=[f"feature_{i}" for i in range(n)]
+    )
+    fig = plots.correlation(df)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    for labels, lo, hi in ((ax.get_xticklabels(), "x0", "x1"), (ax.get_yticklabels(), "y0", "y1")):
+        boxes = sorted(
+            (getattr(b, lo), getattr(b, hi))
+            for b in (t.get_window_extent(renderer) for t in labels)
+        )
+        assert all(
+            end <= start + 0.5 for (_, end), (start, _) in zip(boxes, boxes[1:], strict=False)
+        )

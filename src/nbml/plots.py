@@ -157,8 +157,17 @@ def correlation(df: pd.DataFrame) -> Figure:
     ax = fig.subplots()
     image = ax.imshow(corr.values, vmin=-1, vmax=1, cmap="RdBu_r")
     labels = [str(c) for c in corr.columns]
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    # smaller labels as columns add up, so neighbours do not overlap (~40 fit at 4 pt)
+    size = max(4.0, min(8.0, 160 / max(len(labels), 1)))
+    upright = len(labels) > 12  # slanted labels of many columns run into each other
+    ax.set_xticks(
+        range(len(labels)),
+        labels,
+        rotation=90 if upright else 45,
+        ha="center" if upright else "right",
+        fontsize=size,
+    )
+    ax.set_yticks(range(len(labels)), labels, fontsize=size)
     if len(labels) <= 12:
         for (i, j), v in np.ndenumerate(corr.values):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
