@@ -304,3 +304,12 @@ def test_correlation_labels_do_not_overlap(n):
         assert all(
             end <= start + 0.5 for (_, end), (start, _) in zip(boxes, boxes[1:], strict=False)
         )
+
+
+def test_one_class_model_is_called_out(capsys):
+    assert model.warn_if_one_class(np.array(["a", "a", "a"]), "x.Tree")
+    warning = capsys.readouterr().err
+    assert "nbml warning: train: the model predicts 'a' for every training row" in warning
+    assert "x.Tree" in warning
+    assert not model.warn_if_one_class(np.array([0, 1, 0]), "x.Tree")
+    assert capsys.readouterr().err == ""

@@ -13,12 +13,16 @@ import importlib
 import inspect
 import io
 import json
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
+
+from nbml import WARNING_PREFIX
 
 # Types a model file may contain beyond what skops trusts by default
 # (scikit-learn estimators, builtins, numpy arrays). Each is a plain data
@@ -162,3 +166,23 @@ def load_model(path: Path, trusted: tuple[str, ...] = TRUSTED_TYPES) -> Any:
         return sio.loads(data, trusted=list(untrusted))
     except Exception as exc:
         raise ModelError(f"{path}: model file is damaged and cannot be loaded ({exc})") from None
+
+
+def warn_if_one_class(predicted: Any, estimator: str) -> bool:
+    """Warn (on stderr, which the runner echoes) when every prediction is the same class.
+
+    A model that predicts one class for all training rows learned nothing,
+    typically because the split is too small for the estimator's settings;
+    the run still succeeds, with chance-level scores, so say so.
+    """
+    classes = np.unique(np.asarray(predicted, dtype=object).astype(str))
+    if len(classes) != 1:
+        return False
+    print(
+        f"{WARNING_PREFIX} train: the model predicts '{classes[0]}' for every training row, "
+        f"so it learned nothing. Too few rows for the settings of {estimator}? (e.g. "
+        "HistGradientBoostingClassifier needs min_samples_leaf rows, 20 by default, per leaf; "
+        "lower it in train.kwargs)",
+        file=sys.stderr,
+    )
+    return True
