@@ -9,7 +9,7 @@ import pytest
 from nbml import validate
 from nbml.data import DataError, load_source
 from nbml.features import build_preprocessor, infer_feature_types
-from nbml.model import compose, make_estimator
+from nbml.model import compose, load_model, make_estimator, save_model
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +179,37 @@ def test_category_unseen_in_training_is_reported(penguins, capsys):
     )
     assert len(model.predict(X_new)) == 6  # still predicts: the warning is not an error
     assert validate.unseen_categories(model, X) == {}
+
+
+# -- user-brought data: dates and times ------------------------------------------
+def test_datetime_and_timedelta_columns_are_dropped_with_a_reason(penguins, tmp_path):
+    months = pd.date_range("2024-01-01", periods=12, freq="MS")
+    df = penguins.assign(
+        month=[months[i % 12] if i % 7 else pd.NaT for i in range(len(penguins))],
+        stay=pd.to_timedelta(np.arange(len(penguins)) % 5, unit="D"),
+    )
+    path = tmp_path / "months.parquet"
+    df.to_parquet(path)  # the types a user's Parquet file brings
+    df = pd.read_parquet(path)
+    # listed as categorical or not, a Timestamp never reaches the preprocessor
+    types = infer_feature_types(df, "species", categorical=["month"])
+    assert "month" not in types.categorical + types.numeric
+    assert types.dropped["month"] == "datetime: derive numeric columns from it to use it"
+    assert types.dropped["stay"] == "timedelta: convert it to a number to use it"
+    table = types.as_frame().set_index("column")
+    assert table.loc["month", "type"] == "dropped"
+    # the fitted preprocessor holds only types the model loader trusts
+    pre = build_preprocessor(types).fit(df.drop(columns="species"))
+    save_model(pre, tmp_path / "pre.skops")
+    load_model(tmp_path / "pre.skops")
+
+
+def test_dates_written_as_text_get_a_date_reason_not_identifier(penguins):
+    days = pd.date_range("2023-01-01", periods=len(penguins), freq="D")
+    df = penguins.assign(
+        day=days.strftime("%Y-%m-%d"), tag=[f"P{i:04d}" for i in range(len(penguins))]
+    )
+    types = infer_feature_types(df, "species")
+    assert types.dropped["day"] == "dates as text (344 distinct): derive numbers"
+    assert "identifier" in types.dropped["tag"]
+
