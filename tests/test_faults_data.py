@@ -213,3 +213,30 @@ def test_dates_written_as_text_get_a_date_reason_not_identifier(penguins):
     assert types.dropped["day"] == "dates as text (344 distinct): derive numbers"
     assert "identifier" in types.dropped["tag"]
 
+
+# -- user-brought data: pandas nullable dtypes ----------------------------------
+def test_nullable_dtypes_from_parquet_load_as_plain_missing_values(penguins, tmp_path):
+    df = penguins.copy()
+    df["sex"] = df["sex"].astype("string")  # pd.NA where the sex is unknown
+    df["year"] = df["year"].astype("Int64")
+    df.loc[3, "year"] = pd.NA
+    df["tagged"] = pd.array([[True, False, None][i % 3] for i in range(len(df))], "boolean")
+    df["island"] = df["island"].astype("string").astype("category")
+    df.loc[5, "island"] = np.nan
+    (tmp_path / "data/raw").mkdir(parents=True)
+    df.to_parquet(tmp_path / "data/raw/x.parquet")
+    before = (tmp_path / "data/raw/x.parquet").read_bytes()
+
+    loaded = load_source("data/raw/x.parquet", root=tmp_path, raw_dir="data/raw")
+    assert not any(v is pd.NA for col in loaded.columns for v in loaded[col].tolist())
+    assert loaded["sex"].isna().sum() == df["sex"].isna().sum() > 0
+    assert loaded["year"].dtype == "float64" and loaded["year"].isna().sum() == 1
+    assert loaded["tagged"].isna().sum() == len(df) // 3 and loaded["island"].isna().sum() == 1
+    assert (tmp_path / "data/raw/x.parquet").read_bytes() == before  # raw data only read
+
+    labelled = validate.validate_source(loaded, "x.parquet", "species", 0.25, 10)
+    types = infer_feature_types(labelled, "species")
+    assert {"sex", "tagged", "island"} <= set(types.categorical)
+    assert "year" in types.numeric
+    out = build_preprocessor(types).fit_transform(labelled.drop(columns="species"))
+    assert not out.isna().any().any()

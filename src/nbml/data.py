@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 from sklearn.model_selection import train_test_split
 
 
@@ -246,6 +248,42 @@ def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.Dat
     return read_csv(path, csv)
 
 
+def _plain(values: pd.Series) -> pd.Series:
+    """One column with pd.NA-carrying extension dtypes turned into the types read_csv gives."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = values.cat.categories
+        if getattr(categories.dtype, "na_value", None) is pd.NA:
+            plain = pd.CategoricalDtype(_plain(categories.to_series()).values, dtype.ordered)
+            return values.astype(plain)
+        return values
+    if getattr(dtype, "na_value", None) is not pd.NA:
+        return values  # numpy dtypes, and pandas' own NaN-based "str"
+    missing = bool(values.isna().any())
+    if ptypes.is_bool_dtype(dtype):
+        # like read_csv: bool without gaps, else objects True/False/NaN
+        if missing:
+            return values.astype(object).where(values.notna(), np.nan)
+        return values.astype(bool)
+    if ptypes.is_numeric_dtype(dtype):
+        numpy_dtype = getattr(dtype, "numpy_dtype", np.dtype("float64"))
+        return values.astype("float64" if missing or numpy_dtype.kind == "f" else numpy_dtype)
+    if ptypes.is_string_dtype(dtype):
+        return values.astype("str")
+    converted = values.to_numpy(dtype=object, na_value=np.nan)
+    return pd.Series(converted, index=values.index, name=values.name).infer_objects()
+
+
+def plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose missing values are all NaN: pandas nullable dtypes (string, Int64,
+    boolean, ...) carry pd.NA, whose truth value is ambiguous, and scikit-learn's
+    imputers and encoders fail on it with an error that names no column."""
+    out = df.copy(deep=False)
+    for i in range(out.shape[1]):
+        out.isetitem(i, _plain(out.iloc[:, i]))
+    return out
+
+
 def load_source(
     source: str,
     csv: Mapping[str, Any] | None = None,
@@ -259,7 +297,7 @@ def load_source(
     The frame's ``attrs["source"]`` says what was read and how.
     """
     if source in BUNDLED:
-        df = BUNDLED[source]()
+        df = plain_dtypes(BUNDLED[source]())
         df.attrs["source"] = f"bundled dataset '{source}'"
         return df
     if not is_file_source(source):
@@ -278,7 +316,7 @@ def load_source(
         root = root or project_paths.root
         raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
     path = resolve_source_path(source, root, raw_dir)
-    df = read_source_file(path, csv)
+    df = plain_dtypes(read_source_file(path, csv))
     how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
     df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
     return df
