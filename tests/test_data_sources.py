@@ -123,6 +123,41 @@ def test_unreadable_files_name_the_file(root: Path):
         data.load_source(source, root=root, raw_dir=RAW)
 
 
+PENGUIN_ROWS = "Adelie,Torgersen,39.1,18.7,181,3750,male,2007\n" * 3
+
+
+def test_a_title_line_above_the_header_is_named(root: Path):
+    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year"
+    source = write(root, "titled.csv", f"Penguin export 2024-01-01\n\n{header}\n{PENGUIN_ROWS}")
+    with pytest.raises(data.DataError) as err:
+        data.load_source(source, root=root, raw_dir=RAW)
+    assert "titled.csv" in err.value.where
+    assert err.value.problems == [
+        "the first line has 1 field(s) but the rows have 8 (a title or comment line above "
+        "the header?); the first line must hold the column names"
+    ]
+
+
+def test_duplicated_column_names_in_a_csv_header_are_named(root: Path):
+    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,island"
+    source = write(root, "dup.csv", f"{header}\n{PENGUIN_ROWS}")
+    with pytest.raises(data.DataError) as err:
+        data.load_source(source, root=root, raw_dir=RAW)
+    assert "dup.csv" in err.value.where
+    assert err.value.problems == [
+        "column name 'island' appears 2 times (columns 2, 8); each column needs a unique name"
+    ]
+
+
+def test_spaces_after_the_delimiter_are_not_part_of_names_or_values(root: Path):
+    source = write(root, "spaced.csv", "species; island ; mass\nAdelie; Torgersen; 3750\n")
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert list(df.columns) == ["species", "island", "mass"]
+    assert df.loc[0, "island"] == "Torgersen" and df.loc[0, "mass"] == 3750
+    types = infer_feature_types(df, "species", drop=["island"])
+    assert types.dropped["island"] == "listed in data.drop"
+
+
 # -- where the file may be ---------------------------------------------------
 @pytest.mark.parametrize(
     "source",

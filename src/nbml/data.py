@@ -223,17 +223,63 @@ def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialec
     return CsvDialect(delimiter, encoding, decimal)
 
 
+def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[str]:
+    """What is wrong with a CSV header that pandas would silently work around.
+
+    pandas turns the first columns into an index when the header has fewer
+    fields than the rows (a title line above it), and renames a repeated
+    name 'x' to 'x.1'; both would feed the wrong columns to the model.
+    """
+    header = pd.read_csv(
+        path,
+        sep=dialect.delimiter,
+        encoding=dialect.encoding,
+        header=None,
+        nrows=1,
+        dtype=str,
+        keep_default_na=False,
+        skipinitialspace=True,
+    )
+    names = [str(name).strip() for name in header.iloc[0]] if len(header) else []
+    n_rows = df.shape[1] + (0 if isinstance(df.index, pd.RangeIndex) else df.index.nlevels)
+    if len(names) < n_rows:
+        return [
+            f"the first line has {len(names)} field(s) but the rows have {n_rows} (a title "
+            "or comment line above the header?); the first line must hold the column names"
+        ]
+    problems = []
+    for name in dict.fromkeys(names):
+        positions = [i + 1 for i, other in enumerate(names) if other == name]
+        if name and len(positions) > 1:
+            shown = ", ".join(map(str, positions))
+            problems.append(
+                f"column name '{name}' appears {len(positions)} times (columns {shown}); "
+                "each column needs a unique name"
+            )
+    return problems
+
+
 def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Read a CSV file in its detected (or configured) dialect; errors name the file."""
     dialect = sniff_csv(path, options)
     try:
         df = pd.read_csv(
-            path, sep=dialect.delimiter, encoding=dialect.encoding, decimal=dialect.decimal
+            path,
+            sep=dialect.delimiter,
+            encoding=dialect.encoding,
+            decimal=dialect.decimal,
+            # "a; b" is a common way to write "a;b": the spaces are not data
+            skipinitialspace=True,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(
             f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
         ) from None
+    problems = _header_problems(path, dialect, df)
+    if problems:
+        raise DataError(f"{path}", problems)
+    # spaces around a name would make data.target or data.drop not find it
+    df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
     df.attrs["dialect"] = dialect.describe()
     return df
 
