@@ -32,38 +32,53 @@ def test_valid_bundled_data_passes_unchanged(penguins):
     pd.testing.assert_frame_equal(labelled, penguins[penguins["species"].notna()])
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match=r"(?s)nope\.csv.*file not found"):
-        validate.read_table(tmp_path / "nope.csv")
+def load_raw(root, name: str) -> pd.DataFrame:
+    """Load data/raw/NAME the way the prepare notebook does."""
+    return load_source(f"data/raw/{name}", root=root, raw_dir="data/raw")
 
 
-def test_empty_file(tmp_path):
-    (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(DataError, match=r"(?s)empty\.csv.*the file is empty \(0 bytes\)"):
-        validate.read_table(tmp_path / "empty.csv")
-    (tmp_path / "blank.csv").write_text("\n\n")
-    with pytest.raises(DataError, match="holds no columns"):
-        validate.read_table(tmp_path / "blank.csv")
+@pytest.fixture
+def raw(tmp_path):
+    (tmp_path / "data/raw").mkdir(parents=True)
+    return tmp_path
 
 
-def test_header_only_file(tmp_path):
-    path = tmp_path / "header.csv"
-    path.write_text("a,b,species\n")
-    err = problems_of(validate.read_table(path))
+def test_missing_file(raw):
+    with pytest.raises(DataError) as err:
+        load_raw(raw, "nope.csv")
+    assert str(err.value).startswith(
+        "params.yaml data.source: 1 problem(s):\n  - 'data/raw/nope.csv' does not exist; "
+        "after a fresh clone run `dvc pull`"
+    )
+
+
+def test_empty_file(raw):
+    (raw / "data/raw/empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"(?s)empty\.csv: .*the file is empty \(0 bytes\)"):
+        load_raw(raw, "empty.csv")
+    (raw / "data/raw/blank.csv").write_text("\n\n")
+    with pytest.raises(DataError, match=r"(?s)blank\.csv: .*the file holds no columns"):
+        load_raw(raw, "blank.csv")
+
+
+def test_header_only_file(raw):
+    (raw / "data/raw/header.csv").write_text("a,b,species\n")
+    err = problems_of(load_raw(raw, "header.csv"))
     assert "no rows: only a header was found (columns: a, b, species)" in str(err)
 
 
-def test_unreadable_or_wrong_format(tmp_path):
-    fake = tmp_path / "data.parquet"
+def test_unreadable_or_wrong_format(raw):
+    fake = raw / "data/raw/data.parquet"
     fake.write_text("a,b\n1,2\n")  # CSV text under a Parquet name
-    with pytest.raises(DataError, match=r"(?s)data\.parquet.*not a readable PARQUET file"):
-        validate.read_table(fake)
-    binary = tmp_path / "data.csv"
+    with pytest.raises(DataError, match=r"(?s)data\.parquet: .*cannot be read as Parquet: .*magic"):
+        load_raw(raw, "data.parquet")
+    binary = raw / "data/raw/data.csv"
     binary.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(DataError, match=r"(?s)data\.csv.*not a readable CSV file"):
-        validate.read_table(binary)
-    with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'.*\.csv, \.parquet"):
-        validate.read_table(tmp_path / "data.xlsx")
+    with pytest.raises(DataError, match=r"(?s)data\.csv: .*not a CSV text file: it holds NUL"):
+        load_raw(raw, "data.csv")
+    (raw / "data/raw/data.xlsx").write_bytes(b"PK")
+    with pytest.raises(DataError, match=r"'data/raw/data\.xlsx': unsupported file type \(expected"):
+        load_raw(raw, "data.xlsx")
     assert fake.read_text() == "a,b\n1,2\n"  # left as it was
 
 
@@ -121,12 +136,12 @@ def test_mixed_types_in_a_column(penguins):
     assert "prepare.schema" in str(err)
 
 
-def test_mixed_types_from_csv_text(tmp_path):
-    path = tmp_path / "mixed.csv"
+def test_mixed_types_from_csv_text(raw):
+    path = raw / "data/raw/mixed.csv"
     rows = [f"{i % 2},{i * 1.5},{'x' if i % 2 else 'y'}" for i in range(40)]
     rows[3] = "1,about five,x"
     path.write_text("label,size,kind\n" + "\n".join(rows) + "\n")
-    err = problems_of(validate.read_table(path), target="label", min_rows_per_class=2)
+    err = problems_of(load_raw(raw, "mixed.csv"), target="label", min_rows_per_class=2)
     assert "column 'size': mixed types" in str(err) and "'about five' (row 3)" in str(err)
 
 

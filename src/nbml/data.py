@@ -209,6 +209,12 @@ def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialec
         # the whole file must decode, not only its head: read it all for auto
         rest = fh.read() if opts["encoding"] == AUTO else b""
     encoding = opts["encoding"] if opts["encoding"] != AUTO else detect_encoding(head + rest)
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        # latin-1 decodes any bytes, so a binary file would otherwise "parse"
+        raise DataError(
+            f"{path}",
+            ["not a CSV text file: it holds NUL bytes (binary data, e.g. a spreadsheet renamed)"],
+        )
     # cut at the last full line, so a multi-byte character is never split
     text = head[: head.rfind(b"\n") + 1 or len(head)].decode(encoding, errors="replace")
     if encoding == "utf-8-sig":
@@ -271,7 +277,11 @@ def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFra
             # "a; b" is a common way to write "a;b": the spaces are not data
             skipinitialspace=True,
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path}", ["the file holds no columns (empty or only blank lines)"]
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
             f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
         ) from None
@@ -286,6 +296,8 @@ def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFra
 
 def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet source file."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}", ["the file is empty (0 bytes)"])
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         try:
             return pd.read_parquet(path)
