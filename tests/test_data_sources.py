@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import run
-from nbml import data
+from nbml import WARNING_PREFIX, data
 from nbml.features import infer_feature_types
 from nbml.model import load_model
 from nbml.notebook import declared_parameters, read_json
@@ -156,6 +156,31 @@ def test_spaces_after_the_delimiter_are_not_part_of_names_or_values(root: Path):
     assert df.loc[0, "island"] == "Torgersen" and df.loc[0, "mass"] == 3750
     types = infer_feature_types(df, "species", drop=["island"])
     assert types.dropped["island"] == "listed in data.drop"
+
+
+def test_numbers_with_decimal_commas_read_as_text_are_warned_about(root: Path, capsys):
+    rows = "".join(f'"{30 + i},{i % 10}",{"ab"[i % 2]}\n' for i in range(40))
+    source = write(root, "quoted.csv", "bill_length_mm,label\n" + rows)
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert df["bill_length_mm"].dtype.kind not in "fi"  # what pandas does by itself
+    err = capsys.readouterr().err
+    assert err.startswith(f"{WARNING_PREFIX} ") and "quoted.csv: column 'bill_length_mm'" in err
+    assert "'30,0', '31,1', '32,2'" in err and "40 levels" in err
+    assert "set params.yaml data.csv.decimal: ','" in err
+    # the remedy it names works for a comma-separated file (the commas are quoted)
+    fixed = data.load_source(source, csv={"decimal": ","}, root=root, raw_dir=RAW)
+    assert fixed["bill_length_mm"].iloc[:2].tolist() == [30.0, 31.1]
+    assert capsys.readouterr().err == ""
+
+
+def test_thousands_separators_are_warned_about(root: Path, capsys):
+    rows = "".join(f"{3 + i % 3}.{i:03d},{i % 10};1,5;{'ab'[i % 2]}\n" for i in range(30))
+    source = write(root, "mass.csv", "body_mass_g;ratio;label\n" + rows)
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert df["ratio"].tolist()[:1] == [1.5]  # the decimal comma was detected
+    err = capsys.readouterr().err
+    assert "column 'body_mass_g' looks numeric but is read as text ('3.000,0'" in err
+    assert "thousands separators are not supported" in err and "'ratio'" not in err
 
 
 # -- where the file may be ---------------------------------------------------

@@ -11,6 +11,7 @@ import codecs
 import csv
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 from sklearn.model_selection import train_test_split
+
+from nbml import WARNING_PREFIX
 
 
 class DataError(ValueError):
@@ -71,6 +74,11 @@ DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
 _DOT_NUMBER = re.compile(r"^[+-]?\d+\.\d+$")
+# A number as people write it: decimal comma and/or thousands separators
+# ("39,1", "3.750,0", "1,234.5", "3 750"); pandas leaves such a column as text.
+_WRITTEN_NUMBER = re.compile(r"^[+-]?(\d+|\d{1,3}([.,' \u00a0]\d{3})+)([.,]\d+)?$")
+# Share of a text column's values that must look like numbers for a warning.
+WRITTEN_NUMBER_SHARE = 0.9
 SNIFF_BYTES = 64 * 1024
 
 
@@ -221,7 +229,9 @@ def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialec
         text = text.lstrip("\ufeff")
     delimiter = opts["delimiter"] if opts["delimiter"] != AUTO else detect_delimiter(text)
     decimal = opts["decimal"] if opts["decimal"] != AUTO else detect_decimal(text, delimiter)
-    if decimal == delimiter:
+    # In a comma-separated file a decimal comma can only stand inside quotes
+    # ("39,1"), where pandas reads it, so ',' for both is allowed there.
+    if decimal == delimiter and delimiter != ",":
         raise DataError(
             f"{path}",
             [f"data.csv: decimal mark and delimiter are both {delimiter!r}; set one of them"],
@@ -290,8 +300,41 @@ def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFra
         raise DataError(f"{path}", problems)
     # spaces around a name would make data.target or data.drop not find it
     df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
+    for column in numbers_read_as_text(df):
+        _warn_numbers_as_text(path, dialect, df[column], column)
     df.attrs["dialect"] = dialect.describe()
     return df
+
+
+def numbers_read_as_text(df: pd.DataFrame) -> list[str]:
+    """Text columns whose values are numbers written with a decimal comma or thousands marks."""
+    found = []
+    for column in df.columns:
+        values = df[column]
+        if ptypes.is_numeric_dtype(values) or ptypes.is_bool_dtype(values):
+            continue
+        text = values.dropna().astype(str).str.strip()
+        written = text.str.fullmatch(_WRITTEN_NUMBER.pattern)
+        plain = pd.to_numeric(text, errors="coerce").notna()
+        # all-plain numbers mixed with words are the validator's "mixed types" case
+        if len(text) and written.mean() >= WRITTEN_NUMBER_SHARE and (written & ~plain).any():
+            found.append(str(column))
+    return found
+
+
+def _warn_numbers_as_text(path: Path, dialect: CsvDialect, values: pd.Series, column: str) -> None:
+    """Say (on stderr, which the runner echoes) that a numeric column will be one-hot encoded."""
+    text = values.dropna().astype(str)
+    examples = ", ".join(repr(v) for v in text[~text.str.fullmatch(r"[+-]?\d+(\.\d+)?")][:3])
+    fix = "thousands separators are not supported: export the numbers without them"
+    if dialect.decimal != ",":
+        fix = f"if ',' is the decimal mark, set params.yaml data.csv.decimal: ','; {fix}"
+    print(
+        f"{WARNING_PREFIX} {path}: column '{column}' looks numeric but is read as text "
+        f"({examples}; {dialect.describe()}), so it would be one-hot encoded with "
+        f"{text.nunique()} levels; {fix}, or list it in params.yaml data.drop",
+        file=sys.stderr,
+    )
 
 
 def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.DataFrame:
