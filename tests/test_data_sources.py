@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import run
-from nbml import data
+from nbml import WARNING_PREFIX, data
 from nbml.features import infer_feature_types
 from nbml.model import load_model
 from nbml.notebook import declared_parameters, read_json
@@ -121,6 +121,66 @@ def test_unreadable_files_name_the_file(root: Path):
     source = write(root, "empty.csv", "")
     with pytest.raises(data.DataError, match="empty.csv"):
         data.load_source(source, root=root, raw_dir=RAW)
+
+
+PENGUIN_ROWS = "Adelie,Torgersen,39.1,18.7,181,3750,male,2007\n" * 3
+
+
+def test_a_title_line_above_the_header_is_named(root: Path):
+    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year"
+    source = write(root, "titled.csv", f"Penguin export 2024-01-01\n\n{header}\n{PENGUIN_ROWS}")
+    with pytest.raises(data.DataError) as err:
+        data.load_source(source, root=root, raw_dir=RAW)
+    assert "titled.csv" in err.value.where
+    assert err.value.problems == [
+        "the first line has 1 field(s) but the rows have 8 (a title or comment line above "
+        "the header?); the first line must hold the column names"
+    ]
+
+
+def test_duplicated_column_names_in_a_csv_header_are_named(root: Path):
+    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,island"
+    source = write(root, "dup.csv", f"{header}\n{PENGUIN_ROWS}")
+    with pytest.raises(data.DataError) as err:
+        data.load_source(source, root=root, raw_dir=RAW)
+    assert "dup.csv" in err.value.where
+    assert err.value.problems == [
+        "column name 'island' appears 2 times (columns 2, 8); each column needs a unique name"
+    ]
+
+
+def test_spaces_after_the_delimiter_are_not_part_of_names_or_values(root: Path):
+    source = write(root, "spaced.csv", "species; island ; mass\nAdelie; Torgersen; 3750\n")
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert list(df.columns) == ["species", "island", "mass"]
+    assert df.loc[0, "island"] == "Torgersen" and df.loc[0, "mass"] == 3750
+    types = infer_feature_types(df, "species", drop=["island"])
+    assert types.dropped["island"] == "listed in data.drop"
+
+
+def test_numbers_with_decimal_commas_read_as_text_are_warned_about(root: Path, capsys):
+    rows = "".join(f'"{30 + i},{i % 10}",{"ab"[i % 2]}\n' for i in range(40))
+    source = write(root, "quoted.csv", "bill_length_mm,label\n" + rows)
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert df["bill_length_mm"].dtype.kind not in "fi"  # what pandas does by itself
+    err = capsys.readouterr().err
+    assert err.startswith(f"{WARNING_PREFIX} ") and "quoted.csv: column 'bill_length_mm'" in err
+    assert "'30,0', '31,1', '32,2'" in err and "40 levels" in err
+    assert "set params.yaml data.csv.decimal: ','" in err
+    # the remedy it names works for a comma-separated file (the commas are quoted)
+    fixed = data.load_source(source, csv={"decimal": ","}, root=root, raw_dir=RAW)
+    assert fixed["bill_length_mm"].iloc[:2].tolist() == [30.0, 31.1]
+    assert capsys.readouterr().err == ""
+
+
+def test_thousands_separators_are_warned_about(root: Path, capsys):
+    rows = "".join(f"{3 + i % 3}.{i:03d},{i % 10};1,5;{'ab'[i % 2]}\n" for i in range(30))
+    source = write(root, "mass.csv", "body_mass_g;ratio;label\n" + rows)
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert df["ratio"].tolist()[:1] == [1.5]  # the decimal comma was detected
+    err = capsys.readouterr().err
+    assert "column 'body_mass_g' looks numeric but is read as text ('3.000,0'" in err
+    assert "thousands separators are not supported" in err and "'ratio'" not in err
 
 
 # -- where the file may be ---------------------------------------------------

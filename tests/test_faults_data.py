@@ -9,7 +9,7 @@ import pytest
 from nbml import validate
 from nbml.data import DataError, load_source
 from nbml.features import build_preprocessor, infer_feature_types
-from nbml.model import compose, make_estimator
+from nbml.model import compose, load_model, make_estimator, save_model
 
 
 @pytest.fixture(scope="module")
@@ -32,38 +32,53 @@ def test_valid_bundled_data_passes_unchanged(penguins):
     pd.testing.assert_frame_equal(labelled, penguins[penguins["species"].notna()])
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match=r"(?s)nope\.csv.*file not found"):
-        validate.read_table(tmp_path / "nope.csv")
+def load_raw(root, name: str) -> pd.DataFrame:
+    """Load data/raw/NAME the way the prepare notebook does."""
+    return load_source(f"data/raw/{name}", root=root, raw_dir="data/raw")
 
 
-def test_empty_file(tmp_path):
-    (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(DataError, match=r"(?s)empty\.csv.*the file is empty \(0 bytes\)"):
-        validate.read_table(tmp_path / "empty.csv")
-    (tmp_path / "blank.csv").write_text("\n\n")
-    with pytest.raises(DataError, match="holds no columns"):
-        validate.read_table(tmp_path / "blank.csv")
+@pytest.fixture
+def raw(tmp_path):
+    (tmp_path / "data/raw").mkdir(parents=True)
+    return tmp_path
 
 
-def test_header_only_file(tmp_path):
-    path = tmp_path / "header.csv"
-    path.write_text("a,b,species\n")
-    err = problems_of(validate.read_table(path))
+def test_missing_file(raw):
+    with pytest.raises(DataError) as err:
+        load_raw(raw, "nope.csv")
+    assert str(err.value).startswith(
+        "params.yaml data.source: 1 problem(s):\n  - 'data/raw/nope.csv' does not exist; "
+        "after a fresh clone run `dvc pull`"
+    )
+
+
+def test_empty_file(raw):
+    (raw / "data/raw/empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"(?s)empty\.csv: .*the file is empty \(0 bytes\)"):
+        load_raw(raw, "empty.csv")
+    (raw / "data/raw/blank.csv").write_text("\n\n")
+    with pytest.raises(DataError, match=r"(?s)blank\.csv: .*the file holds no columns"):
+        load_raw(raw, "blank.csv")
+
+
+def test_header_only_file(raw):
+    (raw / "data/raw/header.csv").write_text("a,b,species\n")
+    err = problems_of(load_raw(raw, "header.csv"))
     assert "no rows: only a header was found (columns: a, b, species)" in str(err)
 
 
-def test_unreadable_or_wrong_format(tmp_path):
-    fake = tmp_path / "data.parquet"
+def test_unreadable_or_wrong_format(raw):
+    fake = raw / "data/raw/data.parquet"
     fake.write_text("a,b\n1,2\n")  # CSV text under a Parquet name
-    with pytest.raises(DataError, match=r"(?s)data\.parquet.*not a readable PARQUET file"):
-        validate.read_table(fake)
-    binary = tmp_path / "data.csv"
+    with pytest.raises(DataError, match=r"(?s)data\.parquet: .*cannot be read as Parquet: .*magic"):
+        load_raw(raw, "data.parquet")
+    binary = raw / "data/raw/data.csv"
     binary.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(DataError, match=r"(?s)data\.csv.*not a readable CSV file"):
-        validate.read_table(binary)
-    with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'.*\.csv, \.parquet"):
-        validate.read_table(tmp_path / "data.xlsx")
+    with pytest.raises(DataError, match=r"(?s)data\.csv: .*not a CSV text file: it holds NUL"):
+        load_raw(raw, "data.csv")
+    (raw / "data/raw/data.xlsx").write_bytes(b"PK")
+    with pytest.raises(DataError, match=r"'data/raw/data\.xlsx': unsupported file type \(expected"):
+        load_raw(raw, "data.xlsx")
     assert fake.read_text() == "a,b\n1,2\n"  # left as it was
 
 
@@ -121,12 +136,12 @@ def test_mixed_types_in_a_column(penguins):
     assert "prepare.schema" in str(err)
 
 
-def test_mixed_types_from_csv_text(tmp_path):
-    path = tmp_path / "mixed.csv"
+def test_mixed_types_from_csv_text(raw):
+    path = raw / "data/raw/mixed.csv"
     rows = [f"{i % 2},{i * 1.5},{'x' if i % 2 else 'y'}" for i in range(40)]
     rows[3] = "1,about five,x"
     path.write_text("label,size,kind\n" + "\n".join(rows) + "\n")
-    err = problems_of(validate.read_table(path), target="label", min_rows_per_class=2)
+    err = problems_of(load_raw(raw, "mixed.csv"), target="label", min_rows_per_class=2)
     assert "column 'size': mixed types" in str(err) and "'about five' (row 3)" in str(err)
 
 
@@ -179,3 +194,64 @@ def test_category_unseen_in_training_is_reported(penguins, capsys):
     )
     assert len(model.predict(X_new)) == 6  # still predicts: the warning is not an error
     assert validate.unseen_categories(model, X) == {}
+
+
+# -- user-brought data: dates and times ------------------------------------------
+def test_datetime_and_timedelta_columns_are_dropped_with_a_reason(penguins, tmp_path):
+    months = pd.date_range("2024-01-01", periods=12, freq="MS")
+    df = penguins.assign(
+        month=[months[i % 12] if i % 7 else pd.NaT for i in range(len(penguins))],
+        stay=pd.to_timedelta(np.arange(len(penguins)) % 5, unit="D"),
+    )
+    path = tmp_path / "months.parquet"
+    df.to_parquet(path)  # the types a user's Parquet file brings
+    df = pd.read_parquet(path)
+    # listed as categorical or not, a Timestamp never reaches the preprocessor
+    types = infer_feature_types(df, "species", categorical=["month"])
+    assert "month" not in types.categorical + types.numeric
+    assert types.dropped["month"] == "datetime: derive numeric columns from it to use it"
+    assert types.dropped["stay"] == "timedelta: convert it to a number to use it"
+    table = types.as_frame().set_index("column")
+    assert table.loc["month", "type"] == "dropped"
+    # the fitted preprocessor holds only types the model loader trusts
+    pre = build_preprocessor(types).fit(df.drop(columns="species"))
+    save_model(pre, tmp_path / "pre.skops")
+    load_model(tmp_path / "pre.skops")
+
+
+def test_dates_written_as_text_get_a_date_reason_not_identifier(penguins):
+    days = pd.date_range("2023-01-01", periods=len(penguins), freq="D")
+    df = penguins.assign(
+        day=days.strftime("%Y-%m-%d"), tag=[f"P{i:04d}" for i in range(len(penguins))]
+    )
+    types = infer_feature_types(df, "species")
+    assert types.dropped["day"] == "dates as text (344 distinct): derive numbers"
+    assert "identifier" in types.dropped["tag"]
+
+
+# -- user-brought data: pandas nullable dtypes ----------------------------------
+def test_nullable_dtypes_from_parquet_load_as_plain_missing_values(penguins, tmp_path):
+    df = penguins.copy()
+    df["sex"] = df["sex"].astype("string")  # pd.NA where the sex is unknown
+    df["year"] = df["year"].astype("Int64")
+    df.loc[3, "year"] = pd.NA
+    df["tagged"] = pd.array([[True, False, None][i % 3] for i in range(len(df))], "boolean")
+    df["island"] = df["island"].astype("string").astype("category")
+    df.loc[5, "island"] = np.nan
+    (tmp_path / "data/raw").mkdir(parents=True)
+    df.to_parquet(tmp_path / "data/raw/x.parquet")
+    before = (tmp_path / "data/raw/x.parquet").read_bytes()
+
+    loaded = load_source("data/raw/x.parquet", root=tmp_path, raw_dir="data/raw")
+    assert not any(v is pd.NA for col in loaded.columns for v in loaded[col].tolist())
+    assert loaded["sex"].isna().sum() == df["sex"].isna().sum() > 0
+    assert loaded["year"].dtype == "float64" and loaded["year"].isna().sum() == 1
+    assert loaded["tagged"].isna().sum() == len(df) // 3 and loaded["island"].isna().sum() == 1
+    assert (tmp_path / "data/raw/x.parquet").read_bytes() == before  # raw data only read
+
+    labelled = validate.validate_source(loaded, "x.parquet", "species", 0.25, 10)
+    types = infer_feature_types(labelled, "species")
+    assert {"sex", "tagged", "island"} <= set(types.categorical)
+    assert "year" in types.numeric
+    out = build_preprocessor(types).fit_transform(labelled.drop(columns="species"))
+    assert not out.isna().any().any()

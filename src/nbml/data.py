@@ -11,13 +11,18 @@ import codecs
 import csv
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 from sklearn.model_selection import train_test_split
+
+from nbml import WARNING_PREFIX
 
 
 class DataError(ValueError):
@@ -69,6 +74,11 @@ DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
 _DOT_NUMBER = re.compile(r"^[+-]?\d+\.\d+$")
+# A number as people write it: decimal comma and/or thousands separators
+# ("39,1", "3.750,0", "1,234.5", "3 750"); pandas leaves such a column as text.
+_WRITTEN_NUMBER = re.compile(r"^[+-]?(\d+|\d{1,3}([.,' \u00a0]\d{3})+)([.,]\d+)?$")
+# Share of a text column's values that must look like numbers for a warning.
+WRITTEN_NUMBER_SHARE = 0.9
 SNIFF_BYTES = 64 * 1024
 
 
@@ -207,13 +217,21 @@ def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialec
         # the whole file must decode, not only its head: read it all for auto
         rest = fh.read() if opts["encoding"] == AUTO else b""
     encoding = opts["encoding"] if opts["encoding"] != AUTO else detect_encoding(head + rest)
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        # latin-1 decodes any bytes, so a binary file would otherwise "parse"
+        raise DataError(
+            f"{path}",
+            ["not a CSV text file: it holds NUL bytes (binary data, e.g. a spreadsheet renamed)"],
+        )
     # cut at the last full line, so a multi-byte character is never split
     text = head[: head.rfind(b"\n") + 1 or len(head)].decode(encoding, errors="replace")
     if encoding == "utf-8-sig":
         text = text.lstrip("\ufeff")
     delimiter = opts["delimiter"] if opts["delimiter"] != AUTO else detect_delimiter(text)
     decimal = opts["decimal"] if opts["decimal"] != AUTO else detect_decimal(text, delimiter)
-    if decimal == delimiter:
+    # In a comma-separated file a decimal comma can only stand inside quotes
+    # ("39,1"), where pandas reads it, so ',' for both is allowed there.
+    if decimal == delimiter and delimiter != ",":
         raise DataError(
             f"{path}",
             [f"data.csv: decimal mark and delimiter are both {delimiter!r}; set one of them"],
@@ -221,29 +239,150 @@ def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialec
     return CsvDialect(delimiter, encoding, decimal)
 
 
+def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[str]:
+    """What is wrong with a CSV header that pandas would silently work around.
+
+    pandas turns the first columns into an index when the header has fewer
+    fields than the rows (a title line above it), and renames a repeated
+    name 'x' to 'x.1'; both would feed the wrong columns to the model.
+    """
+    header = pd.read_csv(
+        path,
+        sep=dialect.delimiter,
+        encoding=dialect.encoding,
+        header=None,
+        nrows=1,
+        dtype=str,
+        keep_default_na=False,
+        skipinitialspace=True,
+    )
+    names = [str(name).strip() for name in header.iloc[0]] if len(header) else []
+    n_rows = df.shape[1] + (0 if isinstance(df.index, pd.RangeIndex) else df.index.nlevels)
+    if len(names) < n_rows:
+        return [
+            f"the first line has {len(names)} field(s) but the rows have {n_rows} (a title "
+            "or comment line above the header?); the first line must hold the column names"
+        ]
+    problems = []
+    for name in dict.fromkeys(names):
+        positions = [i + 1 for i, other in enumerate(names) if other == name]
+        if name and len(positions) > 1:
+            shown = ", ".join(map(str, positions))
+            problems.append(
+                f"column name '{name}' appears {len(positions)} times (columns {shown}); "
+                "each column needs a unique name"
+            )
+    return problems
+
+
 def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Read a CSV file in its detected (or configured) dialect; errors name the file."""
     dialect = sniff_csv(path, options)
     try:
         df = pd.read_csv(
-            path, sep=dialect.delimiter, encoding=dialect.encoding, decimal=dialect.decimal
+            path,
+            sep=dialect.delimiter,
+            encoding=dialect.encoding,
+            decimal=dialect.decimal,
+            # "a; b" is a common way to write "a;b": the spaces are not data
+            skipinitialspace=True,
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path}", ["the file holds no columns (empty or only blank lines)"]
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
             f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
         ) from None
+    problems = _header_problems(path, dialect, df)
+    if problems:
+        raise DataError(f"{path}", problems)
+    # spaces around a name would make data.target or data.drop not find it
+    df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
+    for column in numbers_read_as_text(df):
+        _warn_numbers_as_text(path, dialect, df[column], column)
     df.attrs["dialect"] = dialect.describe()
     return df
 
 
+def numbers_read_as_text(df: pd.DataFrame) -> list[str]:
+    """Text columns whose values are numbers written with a decimal comma or thousands marks."""
+    found = []
+    for column in df.columns:
+        values = df[column]
+        if ptypes.is_numeric_dtype(values) or ptypes.is_bool_dtype(values):
+            continue
+        text = values.dropna().astype(str).str.strip()
+        written = text.str.fullmatch(_WRITTEN_NUMBER.pattern)
+        plain = pd.to_numeric(text, errors="coerce").notna()
+        # all-plain numbers mixed with words are the validator's "mixed types" case
+        if len(text) and written.mean() >= WRITTEN_NUMBER_SHARE and (written & ~plain).any():
+            found.append(str(column))
+    return found
+
+
+def _warn_numbers_as_text(path: Path, dialect: CsvDialect, values: pd.Series, column: str) -> None:
+    """Say (on stderr, which the runner echoes) that a numeric column will be one-hot encoded."""
+    text = values.dropna().astype(str)
+    examples = ", ".join(repr(v) for v in text[~text.str.fullmatch(r"[+-]?\d+(\.\d+)?")][:3])
+    fix = "thousands separators are not supported: export the numbers without them"
+    if dialect.decimal != ",":
+        fix = f"if ',' is the decimal mark, set params.yaml data.csv.decimal: ','; {fix}"
+    print(
+        f"{WARNING_PREFIX} {path}: column '{column}' looks numeric but is read as text "
+        f"({examples}; {dialect.describe()}), so it would be one-hot encoded with "
+        f"{text.nunique()} levels; {fix}, or list it in params.yaml data.drop",
+        file=sys.stderr,
+    )
+
+
 def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet source file."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}", ["the file is empty (0 bytes)"])
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         try:
             return pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types
             raise DataError(f"{path}", [f"cannot be read as Parquet: {exc}"]) from None
     return read_csv(path, csv)
+
+
+def _plain(values: pd.Series) -> pd.Series:
+    """One column with pd.NA-carrying extension dtypes turned into the types read_csv gives."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = values.cat.categories
+        if getattr(categories.dtype, "na_value", None) is pd.NA:
+            plain = pd.CategoricalDtype(_plain(categories.to_series()).values, dtype.ordered)
+            return values.astype(plain)
+        return values
+    if getattr(dtype, "na_value", None) is not pd.NA:
+        return values  # numpy dtypes, and pandas' own NaN-based "str"
+    missing = bool(values.isna().any())
+    if ptypes.is_bool_dtype(dtype):
+        # like read_csv: bool without gaps, else objects True/False/NaN
+        if missing:
+            return values.astype(object).where(values.notna(), np.nan)
+        return values.astype(bool)
+    if ptypes.is_numeric_dtype(dtype):
+        numpy_dtype = getattr(dtype, "numpy_dtype", np.dtype("float64"))
+        return values.astype("float64" if missing or numpy_dtype.kind == "f" else numpy_dtype)
+    if ptypes.is_string_dtype(dtype):
+        return values.astype("str")
+    converted = values.to_numpy(dtype=object, na_value=np.nan)
+    return pd.Series(converted, index=values.index, name=values.name).infer_objects()
+
+
+def plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose missing values are all NaN: pandas nullable dtypes (string, Int64,
+    boolean, ...) carry pd.NA, whose truth value is ambiguous, and scikit-learn's
+    imputers and encoders fail on it with an error that names no column."""
+    out = df.copy(deep=False)
+    for i in range(out.shape[1]):
+        out.isetitem(i, _plain(out.iloc[:, i]))
+    return out
 
 
 def load_source(
@@ -259,7 +398,7 @@ def load_source(
     The frame's ``attrs["source"]`` says what was read and how.
     """
     if source in BUNDLED:
-        df = BUNDLED[source]()
+        df = plain_dtypes(BUNDLED[source]())
         df.attrs["source"] = f"bundled dataset '{source}'"
         return df
     if not is_file_source(source):
@@ -278,7 +417,7 @@ def load_source(
         root = root or project_paths.root
         raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
     path = resolve_source_path(source, root, raw_dir)
-    df = read_source_file(path, csv)
+    df = plain_dtypes(read_source_file(path, csv))
     how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
     df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
     return df

@@ -15,6 +15,13 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 # classifier can learn from (names, ids, free text): it is dropped, and said so.
 ID_LIKE_UNIQUE_SHARE = 0.9
 ID_LIKE_MIN_UNIQUE = 20
+# Dates are a frequent identifier look-alike; a text column is called
+# date-like when this share of a sample of its distinct values parses as dates.
+DATE_LIKE_SHARE = 0.9
+DATE_SAMPLE = 200
+# Reasons stay within 50 characters: pandas' default column width in reports.
+DATETIME_REASON = "datetime: derive numeric columns from it to use it"
+TIMEDELTA_REASON = "timedelta: convert it to a number to use it"
 
 
 class FeatureError(ValueError):
@@ -60,6 +67,11 @@ def infer_feature_types(
         values = df[col]
         if col in drop:
             types.dropped[col] = "listed in data.drop"
+        elif time_reason := _time_reason(values):
+            # Timestamps one-hot encoded would make the fitted preprocessor
+            # hold pandas.Timestamp objects, which skops refuses to load, and
+            # a date's levels rarely recur in new rows anyway.
+            types.dropped[col] = time_reason
         elif values.nunique(dropna=True) <= 1:
             types.dropped[col] = "a single value: carries no information"
         elif col in categorical:
@@ -68,12 +80,36 @@ def infer_feature_types(
             distinct = values.nunique(dropna=True)
             share = distinct / max(values.notna().sum(), 1)
             if distinct >= ID_LIKE_MIN_UNIQUE and share >= ID_LIKE_UNIQUE_SHARE:
-                types.dropped[col] = f"looks like an identifier ({distinct} distinct values)"
+                if looks_like_dates(values):
+                    types.dropped[col] = f"dates as text ({distinct} distinct): derive numbers"
+                else:
+                    types.dropped[col] = f"looks like an identifier ({distinct} distinct values)"
             else:
                 types.categorical.append(col)
         else:
             types.numeric.append(col)
     return types
+
+
+def _time_reason(values: pd.Series) -> str:
+    """Why a datetime or timedelta column is not a feature; '' for any other column."""
+    if ptypes.is_datetime64_any_dtype(values):
+        return DATETIME_REASON
+    if ptypes.is_timedelta64_dtype(values):
+        return TIMEDELTA_REASON
+    return ""
+
+
+def looks_like_dates(values: pd.Series) -> bool:
+    """True when most distinct values of a text column parse as dates (e.g. 2024-01-31)."""
+    sample = pd.Series(values.dropna().unique()[:DATE_SAMPLE]).astype(str)
+    # plain numbers ("1234") would parse as years or epochs: not dates as written
+    sample = sample[sample.str.contains(r"\d") & pd.to_numeric(sample, errors="coerce").isna()]
+    if sample.empty:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    share = parsed.notna().sum() / values.dropna().unique()[:DATE_SAMPLE].size
+    return bool(share >= DATE_LIKE_SHARE)
 
 
 def build_preprocessor(

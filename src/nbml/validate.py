@@ -10,8 +10,8 @@ Every problem found, in every column, is collected into one
 and what was found.
 
 The functions take a DataFrame and the name of its source for messages; they
-do not care how the frame was loaded. :func:`read_table` is a loader for user
-files that turns a missing, empty or unreadable file into the same error.
+do not care how the frame was loaded (:func:`nbml.data.load_source` turns a
+missing, empty or unreadable file into the same kind of error).
 
 At evaluation time, :func:`unseen_categories` lists the values of categorical
 columns that the fitted model never saw in training.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -38,7 +37,6 @@ SCHEMA_TYPES: dict[str, str] = {
     "bool": "boolean",
     "category": "category",
 }
-READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _EXAMPLES = 5
 
 
@@ -46,46 +44,6 @@ def _show(values: list[Any], limit: int = _EXAMPLES) -> str:
     shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in values[:limit])
     more = len(values) - limit
     return shown + (f" and {more} more" if more > 0 else "")
-
-
-# -- loading ---------------------------------------------------------------
-def read_table(path: Path, where: str | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file; a missing, empty or unreadable file raises DataError."""
-    path = Path(path)
-    where = where or str(path)
-    kind = READERS.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(
-            where,
-            [
-                f"unsupported file type '{path.suffix or '(none)'}'; expected one of: "
-                + ", ".join(sorted(READERS))
-            ],
-        )
-    if not path.is_file():
-        raise DataError(where, [f"file not found: {path}"])
-    if path.stat().st_size == 0:
-        raise DataError(where, ["the file is empty (0 bytes)"])
-    try:
-        if kind == "csv":
-            frame = pd.read_csv(path)
-        else:
-            frame = pd.read_parquet(path)
-    except pd.errors.EmptyDataError:
-        raise DataError(where, ["the file holds no columns (empty or only blank lines)"]) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            where,
-            [
-                f"not a readable {kind.upper()} file: not UTF-8 text ({exc.reason} at "
-                f"byte {exc.start}); is it really {kind.upper()}?"
-            ],
-        ) from None
-    except Exception as exc:  # parser errors differ between CSV and Parquet engines
-        raise DataError(
-            where, [f"not a readable {kind.upper()} file: {type(exc).__name__}: {exc}"]
-        ) from None
-    return frame
 
 
 # -- the schema ----------------------------------------------------------------
