@@ -107,7 +107,7 @@ def test_other_sections(proj):
             proj,
             featurize={"numeric_impute": "avg", "scale": "yes"},
             prepare={"seed": -1, "schema": {"a": "text"}},
-            data={"drop": "sex"},
+            data={"drop": "sex", "csv": {"delimiter": "::", "encoding": "utf-42"}},
             explore={"max_panels": 0},
         )
     )
@@ -118,9 +118,11 @@ def test_other_sections(proj):
         "prepare.schema.a: unknown type 'text'; allowed: float, int, str",
         "data.drop: expected a list of column names, found 'sex'",
         "explore.max_panels: expected an integer >= 1, found 0",
+        "data.csv: delimiter '::' must be one character, 'tab' or 'auto'",
+        "data.csv: encoding 'utf-42' is not a known text encoding",
     ):
         assert part in text
-    assert text.startswith("6 problem(s)")
+    assert text.startswith("8 problem(s)")
 
 
 @pytest.mark.parametrize("source", ["../elsewhere.csv", "/etc/passwd", "data/raw/../../../x.csv"])

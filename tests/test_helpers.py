@@ -58,6 +58,23 @@ def test_single_class_is_refused(frame):
         data.check_dataset(frame.assign(label="a"), "label", 0.25, 5, "t")
 
 
+def test_continuous_target_is_named_as_such(frame):
+    measured = frame.assign(weight=np.linspace(3000.0, 6000.0, len(frame)))
+    with pytest.raises(data.DataError) as info:
+        data.check_dataset(measured, "weight", 0.25, 5, "t")
+    assert info.value.problems[0].startswith("target 'weight' has 60 distinct numeric values")
+    assert len(info.value.problems) == 1  # not one line per value
+
+
+def test_many_small_classes_are_listed_briefly(frame):
+    many = frame.assign(label=[f"c{i}" for i in range(len(frame))])
+    with pytest.raises(data.DataError) as info:
+        data.check_dataset(many, "label", 0.25, 5, "t")
+    small = [p for p in info.value.problems if "row(s); at least" in p]
+    assert len(small) == data.SHOWN_SMALL_CLASSES
+    assert "... and 50 more classes with fewer than 5 rows" in info.value.problems
+
+
 def test_split_is_stratified_and_reproducible(frame):
     train, test = data.split(frame, "label", 0.25, seed=3)
     again, _ = data.split(frame, "label", 0.25, seed=3)

@@ -109,7 +109,22 @@ def _check_data(values: dict[str, Any], proj: Project) -> list[str]:
         problems.append(
             f"data.drop: lists the target column '{target}'; the target cannot be dropped"
         )
+    if "csv" in values:
+        problems += _check_csv_options(values["csv"])
     return problems
+
+
+def _check_csv_options(options: Any) -> list[str]:
+    """data.csv, checked up front with the rules prepare applies when it reads the file."""
+    from nbml.data import DataError, csv_options
+
+    if options is not None and not isinstance(options, dict):
+        return [f"data.csv: expected a mapping (delimiter, encoding, decimal), found {options!r}"]
+    try:
+        csv_options(options)
+    except DataError as exc:
+        return [f"data.csv: {problem}" for problem in exc.problems]
+    return []
 
 
 @check("prepare")

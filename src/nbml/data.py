@@ -423,6 +423,17 @@ def load_source(
     return df
 
 
+SHOWN_SMALL_CLASSES = 10
+
+
+def _looks_continuous(labels: pd.Series, too_small: int) -> bool:
+    """A numeric target with many values, most too rare to be classes: a regression target."""
+    if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        return False
+    distinct = labels.nunique()
+    return distinct > 20 and too_small > distinct / 2
+
+
 def check_dataset(
     df: pd.DataFrame, target: str, test_size: float, min_rows_per_class: int, where: str
 ) -> pd.DataFrame:
@@ -440,14 +451,29 @@ def check_dataset(
         problems.append(
             f"target '{target}' needs at least 2 classes to train a classifier (found: {found})"
         )
-    small = counts[counts < max(min_rows_per_class, 2)]
-    for label, n in small.items():
+    needed = max(min_rows_per_class, 2)
+    small = counts[counts < needed]
+    continuous = _looks_continuous(labelled[target], len(small))
+    if continuous:
         problems.append(
-            f"class '{label}' of target '{target}' has {n} row(s); at least "
-            f"{max(min_rows_per_class, 2)} are needed (prepare.min_rows_per_class)"
+            f"target '{target}' has {len(counts)} distinct numeric values, most of them on "
+            f"fewer than {needed} rows: it looks like a quantity to predict (regression), "
+            "while this pipeline classifies, one class per distinct value. Choose a "
+            "categorical data.target, or bin the values into classes first"
         )
+    else:
+        for label, n in list(small.items())[:SHOWN_SMALL_CLASSES]:
+            problems.append(
+                f"class '{label}' of target '{target}' has {n} row(s); at least "
+                f"{needed} are needed (prepare.min_rows_per_class)"
+            )
+        if len(small) > SHOWN_SMALL_CLASSES:
+            problems.append(
+                f"... and {len(small) - SHOWN_SMALL_CLASSES} more classes with fewer than "
+                f"{needed} rows"
+            )
     n_test = int(round(len(labelled) * test_size))
-    if len(counts) >= 2 and n_test < len(counts):
+    if len(counts) >= 2 and n_test < len(counts) and not continuous:
         problems.append(
             f"prepare.test_size={test_size} gives {n_test} test rows for {len(counts)} "
             "classes; a stratified split needs at least one test row per class"
