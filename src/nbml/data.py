@@ -11,7 +11,6 @@ import codecs
 import csv
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from sklearn.model_selection import train_test_split
 
-from nbml import WARNING_PREFIX
+from nbml import warn
 
 
 class DataError(ValueError):
@@ -329,11 +328,10 @@ def _warn_numbers_as_text(path: Path, dialect: CsvDialect, values: pd.Series, co
     fix = "thousands separators are not supported: export the numbers without them"
     if dialect.decimal != ",":
         fix = f"if ',' is the decimal mark, set params.yaml data.csv.decimal: ','; {fix}"
-    print(
-        f"{WARNING_PREFIX} {path}: column '{column}' looks numeric but is read as text "
+    warn(
+        f"{path}: column '{column}' looks numeric but is read as text "
         f"({examples}; {dialect.describe()}), so it would be one-hot encoded with "
-        f"{text.nunique()} levels; {fix}, or list it in params.yaml data.drop",
-        file=sys.stderr,
+        f"{text.nunique()} levels; {fix}, or list it in params.yaml data.drop"
     )
 
 

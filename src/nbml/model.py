@@ -13,7 +13,6 @@ import importlib
 import inspect
 import io
 import json
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
-from nbml import WARNING_PREFIX
+from nbml import warn
 
 # Types a model file may contain beyond what skops trusts by default
 # (scikit-learn estimators, builtins, numpy arrays). Each is a plain data
@@ -178,11 +177,10 @@ def warn_if_one_class(predicted: Any, estimator: str) -> bool:
     classes = np.unique(np.asarray(predicted, dtype=object).astype(str))
     if len(classes) != 1:
         return False
-    print(
-        f"{WARNING_PREFIX} train: the model predicts '{classes[0]}' for every training row, "
+    warn(
+        f"train: the model predicts '{classes[0]}' for every training row, "
         f"so it learned nothing. Too few rows for the settings of {estimator}? (e.g. "
         "HistGradientBoostingClassifier needs min_samples_leaf rows, 20 by default, per leaf; "
-        "lower it in train.kwargs)",
-        file=sys.stderr,
+        "lower it in train.kwargs)"
     )
     return True

@@ -19,14 +19,13 @@ columns that the fitted model never saw in training.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from typing import Any
 
 import pandas as pd
 from pandas.api import types as ptypes
 
-from nbml import WARNING_PREFIX
+from nbml import warn
 from nbml.data import DataError, check_dataset
 
 # The types a column can be declared as in params.yaml prepare.schema.
@@ -264,11 +263,10 @@ def report_unseen(model: Any, X: pd.DataFrame, where: str) -> dict[str, dict[str
     unseen = unseen_categories(model, X)
     for column, counts in unseen.items():
         listed = ", ".join(f"'{v}' ({n} row{'s' if n > 1 else ''})" for v, n in counts.items())
-        print(
-            f"{WARNING_PREFIX} {where}: column '{column}' has value(s) that training never "
+        warn(
+            f"{where}: column '{column}' has value(s) that training never "
             f"saw: {listed}. The model encodes them as no known category "
             "(OneHotEncoder handle_unknown='ignore'), so those rows are predicted from the "
-            "other columns only.",
-            file=sys.stderr,
+            "other columns only."
         )
     return unseen
