@@ -54,6 +54,7 @@ def svg(proj: Project, link: dict[str, str] | None = None) -> str:
     # in a lane of its own under all boxes instead.
     skipping = [(a, b) for a, b in links if depth[b] - depth[a] > 1]
     lane_gap = 9
+    lane_of = {edge: boxes_bottom + lane_gap * (i + 1) for i, edge in enumerate(skipping)}
     height = boxes_bottom + 20 + lane_gap * len(skipping)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -65,8 +66,8 @@ def svg(proj: Project, link: dict[str, str] | None = None) -> str:
     for a, b in links:
         (xa, ya), (xb, yb) = pos[a], pos[b]
         x1, y1, x2, y2 = xa + box_w, ya + box_h / 2, xb, yb + box_h / 2
-        if (a, b) in skipping:
-            lane = boxes_bottom + lane_gap * (skipping.index((a, b)) + 1)
+        if (a, b) in lane_of:
+            lane = lane_of[(a, b)]
             bend = gap_x / 2
             parts.append(
                 f'<path d="M{x1},{y1} C{x1 + bend},{y1} {x1 + bend},{lane} {x1 + gap_x},{lane} '
