@@ -13,11 +13,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml src/nbml/jupyter.py
+$(STAMP): requirements.lock pyproject.toml src/nbml/runner/jupyter.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(BIN)/python -m nbml.jupyter install
+	$(BIN)/python -m nbml.runner.jupyter install
 	@touch $@
 
 setup: $(STAMP) ## create or update .venv, install the helper package, register the kernel
@@ -32,13 +32,13 @@ test-fast: setup ## run the tests that do not execute the whole pipeline
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup ## ruff on the package, the tests and the notebooks
-	$(BIN)/ruff check src tests notebooks
+	$(BIN)/ruff check src tests tools notebooks
 
 bench: setup ## time each stage as notebook vs plain script, and a no-op repro
-	$(BIN)/python -m nbml.bench
+	$(BIN)/python -m tools.bench
 
 lab: setup ## open JupyterLab on the notebooks with the project kernel
-	$(BIN)/python -m nbml.jupyter lab
+	$(BIN)/python -m nbml.runner.jupyter lab
 
 lock: ## re-pin requirements.lock from requirements.in (needs the package index)
 	rm -rf /tmp/nbml-lock && $(PYTHON) -m venv /tmp/nbml-lock
@@ -57,12 +57,12 @@ pull: setup ## fetch data, model and reports from the DVC remote, nothing re-run
 	$(BIN)/dvc pull
 
 compare: setup ## write reports/compare.html: workspace vs HEAD vs experiments (offline page)
-	$(BIN)/python -m nbml.compare
+	$(BIN)/python -m nbml.reporting.compare
 
 .PHONY: compare pr-report bench-exp
 BASE ?= main
 pr-report: setup ## write reports/pr-report.md: metrics/params diff and plots against BASE (default main)
-	$(BIN)/python -m nbml.pr_report --base $(BASE)
+	$(BIN)/python -m nbml.reporting.pr_report --base $(BASE)
 
 bench-exp: setup ## time four queued experiments with -j 2 against four run one by one
-	$(BIN)/python -m nbml.bench_exp
+	$(BIN)/python -m tools.bench_exp

@@ -8,10 +8,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
-from nbml import bench
+from tools import copies
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -19,7 +21,7 @@ VENV_BIN = Path(sys.executable).parent
 
 def tracked_files(root: Path = ROOT) -> list[str]:
     """Files a fresh clone of the project would hold."""
-    return bench.tracked_files(root)
+    return copies.tracked_files(root)
 
 
 def project_env(home: Path | None = None) -> dict[str, str]:
@@ -71,7 +73,7 @@ def set_params(repo: Path, section: str, **values: object) -> str:
 
 def copy_project(dest: Path) -> Path:
     """Copy the tracked project into ``dest`` and make it a fresh git repo."""
-    return bench.copy_tracked(ROOT, dest, project_env())
+    return copies.copy_tracked(ROOT, dest, project_env())
 
 
 @pytest.fixture
@@ -86,3 +88,20 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     repo = copy_project(tmp_path_factory.mktemp("reproduced") / "project")
     run(["dvc", "repro"], repo)
     yield repo
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    """A tiny labelled table: a separating number, a category with gaps, a constant, an id."""
+    rng = np.random.default_rng(0)
+    n = 60
+    label = np.repeat(["a", "b", "c"], n // 3)
+    return pd.DataFrame(
+        {
+            "size": rng.normal(size=n) + (label == "b") * 3,
+            "colour": rng.choice(["red", "blue", None], size=n),
+            "constant": 1,
+            "name": [f"row{i}" for i in range(n)],
+            "label": label,
+        }
+    )

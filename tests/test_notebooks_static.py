@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nbml import notebook as nbfile
 from nbml.project import Project
+from nbml.runner import notebook as nbfile
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = Project.load(ROOT)
@@ -34,24 +34,31 @@ def covered(path: str, declared: list[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in declared)
 
 
+def module_file(name: str) -> Path | None:
+    """The file of an ``nbml...`` module: ``a/b.py`` or the package's ``a/b/__init__.py``."""
+    path = HELPERS.joinpath(*name.split(".")[1:])
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def nbml_imports(source: str) -> set[str]:
-    """nbml modules imported by some Python source (``nbml.x`` names)."""
+    """nbml modules imported by some Python source (``nbml.x.y`` names), anywhere in it."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nbml"):
-            if node.module == "nbml":  # `from nbml import x`: x may be a module or a name
-                found |= {
-                    f"nbml.{a.name}" if (HELPERS / f"{a.name}.py").is_file() else "nbml"
-                    for a in node.names
-                }
-            else:
-                found.add(node.module)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "nbml":
+            # `from nbml.steps import data`: data may be a module or a name
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if module_file(name) else node.module)
         elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("nbml")}
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "nbml"}
     return found
 
 
 def module_closure(modules: set[str]) -> set[str]:
+    """The modules given, what they import in turn, and every package they sit in."""
     seen: set[str] = set()
     todo = list(modules)
     while todo:
@@ -59,11 +66,18 @@ def module_closure(modules: set[str]) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        rel = name.split(".", 1)[1].replace(".", "/") + ".py" if "." in name else "__init__.py"
-        file = HELPERS / rel
-        if file.is_file():
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        file = module_file(name)
+        if file is not None:
             todo.extend(nbml_imports(file.read_text()))
     return seen
+
+
+def helper_files(stage: str) -> set[str]:
+    """Root-relative files of every helper module a stage's notebook imports."""
+    modules = module_closure(nbml_imports(code_of(stage)))
+    return {str(module_file(m).relative_to(ROOT)) for m in modules if module_file(m)}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -93,17 +107,17 @@ def test_every_path_a_notebook_uses_is_declared_in_its_stage(stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_helper_module_a_notebook_imports_is_a_dependency(stage):
-    modules = module_closure(nbml_imports(code_of(stage))) | {"nbml"}
-    files = {
-        str(
-            (
-                HELPERS / "__init__.py" if m == "nbml" else HELPERS / f"{m.split('.', 1)[1]}.py"
-            ).relative_to(ROOT)
-        )
-        for m in modules
-    }
-    missing = sorted(files - set(PROJECT.stage_files(stage, "deps")))
+    missing = sorted(helper_files(stage) - set(PROJECT.stage_files(stage, "deps")))
     assert not missing, f"stage {stage} imports helper modules not in its deps: {missing}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_depends_only_on_the_helper_modules_it_imports(stage):
+    """Deps name what the notebook really imports, so editing another module re-runs nothing."""
+    helpers = PROJECT.path_names["helpers"].rstrip("/") + "/"
+    declared = {d for d in PROJECT.stage_files(stage, "deps") if d.startswith(helpers)}
+    extra = sorted(declared - helper_files(stage))
+    assert not extra, f"stage {stage} depends on helper files its notebook never imports: {extra}"
 
 
 def test_no_path_literal_of_dvc_yaml_is_repeated_in_a_notebook():

@@ -13,7 +13,7 @@ PIPELINE = {
     ],
     "stages": {
         "make": {
-            "cmd": "python -m nbml.run make",
+            "cmd": "python -m nbml.runner make",
             "deps": ["${paths.notebooks}/make.ipynb"],
             "params": ["data.target", "make"],
             "outs": ["${paths.out}", "outputs/make.ipynb", "${paths.reports}/make.html"],

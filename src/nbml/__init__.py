@@ -1,14 +1,18 @@
-"""Helpers for the notebook pipeline: the notebooks orchestrate, this package computes."""
+"""Helpers for the notebook pipeline: the notebooks orchestrate, this package computes.
 
-import sys
+Grouped by who uses them:
+
+- :mod:`nbml.steps` — what the stage notebooks call: load and check data,
+  features, the model, evaluation, exploratory tables;
+- :mod:`nbml.reporting` — figures, HTML reports, the pipeline graph, the
+  comparison page and the pull-request report;
+- :mod:`nbml.runner` — what runs a stage: papermill and the kernel, the
+  parameter checks, stable notebook files, the project's Jupyter setup;
+- :mod:`nbml.project` (paths and params from dvc.yaml and params.yaml),
+  :mod:`nbml.errors` and :mod:`nbml.messages` are shared by all three.
+
+Developer and CI tools (benchmarks, the experiment-queue driver) live in the
+repository's ``tools/`` folder, outside this package.
+"""
 
 __version__ = "0.1.0"
-
-# Lines a helper prints to stderr with this prefix are warnings the runner
-# repeats on the terminal (kept here, in the module every stage depends on).
-WARNING_PREFIX = "nbml warning:"
-
-
-def warn(message: str) -> None:
-    """Print a warning to stderr with WARNING_PREFIX, so the runner repeats it on the terminal."""
-    print(f"{WARNING_PREFIX} {message}", file=sys.stderr)

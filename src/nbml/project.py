@@ -17,13 +17,11 @@ from typing import Any
 
 import yaml
 
+from nbml.errors import ConfigError
+
 PIPELINE_FILE = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
 _TEMPLATE = re.compile(r"\$\{\s*([\w.]+)\s*\}")
-
-
-class ConfigError(ValueError):
-    """A project file (dvc.yaml, params.yaml) does not say what is needed."""
 
 
 def find_root(start: Path | None = None) -> Path:

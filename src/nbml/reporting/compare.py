@@ -1,0 +1,406 @@
+"""Compare the workspace, the last commit and the experiments on one static page.
+
+``python -m nbml.reporting.compare`` (``make compare``) writes ``reports/compare.html``:
+a params and metrics table with the best value per metric marked, ROC and
+precision-recall curves overlaid per class, one confusion matrix per run,
+and links to each run's stage reports. The page is not a pipeline output:
+it reads what ``dvc exp show --json`` lists, the plot CSVs of each revision
+(git-tracked, ``cache: false``) and the stage reports from the DVC cache.
+Images are inline base64 PNG, so the page opens from disk with no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from nbml.errors import CompareError
+from nbml.project import PARAMS_FILE, Project, find_root
+from nbml.reporting import plots
+from nbml.steps.evaluation import LOWER_IS_BETTER
+
+WORKSPACE = "workspace"
+PAGE = "compare.html"
+REPORTS_SUBDIR = "compare"  # copies of each revision's stage reports, next to the page
+
+
+@dataclass
+class Revision:
+    """One column of the comparison: the workspace, a commit or an experiment."""
+
+    name: str
+    rev: str  # "workspace" or a commit sha
+    kind: str  # "workspace", "commit" or "experiment"
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    state: str = "success"  # experiments: success, failed, queued, running
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "success"
+
+
+def _cmd(args: list[str], root: Path) -> str:
+    proc = subprocess.run(args, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CompareError(f"{' '.join(args)} failed in {root}:\n{proc.stderr.strip()}")
+    return proc.stdout
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay values."""
+    if not isinstance(tree, dict):
+        return {prefix: tree} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def _numbers(tree: Any) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in flatten(tree).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def _revision_data(entry: dict[str, Any], metrics_file: str) -> tuple[dict, dict]:
+    data = entry.get("data") or {}
+    params = flatten(((data.get("params") or {}).get(PARAMS_FILE) or {}).get("data") or {})
+    metrics = _numbers(((data.get("metrics") or {}).get(metrics_file) or {}).get("data") or {})
+    return params, metrics
+
+
+def parse_exp_show(rows: list[dict[str, Any]], metrics_file: str) -> list[Revision]:
+    """Revisions from ``dvc exp show --json``: workspace, baseline(s), experiments."""
+    found: list[Revision] = []
+    for row in rows:
+        params, metrics = _revision_data(row, metrics_file)
+        if row.get("rev") == WORKSPACE:
+            found.append(Revision(WORKSPACE, WORKSPACE, "workspace", params, metrics))
+            continue
+        label = row.get("name") or row["rev"][:7]
+        found.append(Revision(label, row["rev"], "commit", params, metrics))
+        for exp in row.get("experiments") or []:
+            state = ((exp.get("executor") or {}).get("state")) or "success"
+            for item in exp.get("revs") or []:
+                params, metrics = _revision_data(item, metrics_file)
+                state_here = "failed" if item.get("error") else state
+                name = item.get("name") or exp.get("name") or item["rev"][:7]
+                found.append(Revision(name, item["rev"], "experiment", params, metrics, state_here))
+    return found
+
+
+def list_revisions(root: Path, metrics_file: str) -> list[Revision]:
+    """Ask DVC for the workspace, HEAD and every experiment based on HEAD."""
+    rows = json.loads(_cmd(["dvc", "exp", "show", "--json"], root) or "[]")
+    return parse_exp_show(rows, metrics_file)
+
+
+def read_file(root: Path, rev: str, rel: str) -> str | None:
+    """A git-tracked file's text at a revision (``workspace``: from disk)."""
+    if rev == WORKSPACE:
+        path = root / rel
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    proc = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root, capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def read_plot(root: Path, rev: str, rel: str) -> pd.DataFrame | None:
+    """Plot data (CSV) of one revision, or None when that revision has none."""
+    text = read_file(root, rev, rel)
+    return pd.read_csv(io.StringIO(text)) if text else None
+
+
+def best_values(revisions: list[Revision], names: list[str]) -> dict[str, float]:
+    """Best value per metric over the successful revisions (min for LOWER_IS_BETTER)."""
+    best: dict[str, float] = {}
+    for name in names:
+        values = [r.metrics[name] for r in revisions if r.ok and name in r.metrics]
+        values = [v for v in values if not math.isnan(v)]
+        if values:
+            best[name] = min(values) if name in LOWER_IS_BETTER else max(values)
+    return best
+
+
+def differing_params(revisions: list[Revision]) -> list[str]:
+    """Params whose value is not the same in every revision, in file order."""
+    keys: list[str] = []
+    for r in revisions:
+        keys.extend(k for k in r.params if k not in keys)
+    return [
+        k for k in keys if len({json.dumps(r.params.get(k), sort_keys=True) for r in revisions}) > 1
+    ]
+
+
+# -- figures ---------------------------------------------------------------
+def overlay_curves(
+    frames: dict[str, pd.DataFrame], x: str, y: str, title: str, diagonal: bool = False
+) -> Figure:
+    """One panel per class, one line per revision."""
+    classes = sorted({str(c) for df in frames.values() for c in df["class"].unique()})
+    cols = min(3, max(1, len(classes)))
+    fig, axes = plots.grid(len(classes), cols, width=3.4 * cols, row_height=3.0, extra_height=0.6)
+    for ax, label in zip(axes, classes, strict=True):
+        for name, df in frames.items():
+            part = df[df["class"].astype(str) == label]
+            ax.plot(part[x], part[y], label=name, drawstyle="steps-post", alpha=0.8)
+        if diagonal:
+            ax.plot([0, 1], [0, 1], ls=":", color="grey")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(x, fontsize=8)
+        ax.set_ylabel(y, fontsize=8)
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.tick_params(labelsize=7)
+    if classes:
+        plots.legend_below(fig, axes[0], ncols=min(len(frames), 4))
+    fig.suptitle(title)
+    return fig
+
+
+def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
+    """One confusion matrix (counts) per revision, side by side."""
+    labels = sorted(
+        {
+            str(v)
+            for df in frames.values()
+            for v in pd.concat([df["actual"], df["predicted"]]).unique()
+        }
+    )
+    cols = min(4, max(1, len(frames)))
+    fig, axes = plots.grid(len(frames), cols, width=3.0 * cols, row_height=2.9)
+    for ax, (name, df) in zip(axes, frames.items(), strict=True):
+        table = pd.crosstab(df["actual"].astype(str), df["predicted"].astype(str))
+        table = table.reindex(index=labels, columns=labels, fill_value=0)
+        ax.imshow(table.values, cmap="Blues")
+        top = table.values.max() or 1
+        for i, row in enumerate(table.values):
+            for j, v in enumerate(row):
+                ax.text(
+                    j,
+                    i,
+                    str(v),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > top / 2 else "black",
+                )
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_title(name, fontsize=9)
+    return fig
+
+
+def png(fig: Figure) -> bytes:
+    """A figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+def _img(fig: Figure, alt: str) -> str:
+    data = base64.b64encode(png(fig)).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+# -- stage reports from the DVC cache -------------------------------------
+def cached_outs(root: Path, rev: str) -> dict[str, str]:
+    """``{path: md5}`` of every file out in dvc.lock at a revision."""
+    text = read_file(root, rev, "dvc.lock")
+    lock = yaml.safe_load(text) if text else None
+    found: dict[str, str] = {}
+    for stage in ((lock or {}).get("stages") or {}).values():
+        for out in stage.get("outs") or []:
+            if out.get("md5") and not str(out["md5"]).endswith(".dir"):
+                found[out["path"]] = out["md5"]
+    return found
+
+
+def cache_file(root: Path, md5: str) -> Path:
+    """Where DVC 3 keeps a file with this hash in the local cache."""
+    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def stage_reports(proj: Project, rev: Revision, page_dir: Path) -> dict[str, str]:
+    """Links (relative to the page) to a revision's stage reports, where available."""
+    reports = {s: proj.stage_notebook(s).report for s in proj.pipeline["stages"]}
+    if rev.kind == WORKSPACE:
+        return {
+            s: _relpath(proj.root / r, page_dir)
+            for s, r in reports.items()
+            if (proj.root / r).is_file()
+        }
+    outs = cached_outs(proj.root, rev.rev)
+    dest = page_dir / REPORTS_SUBDIR / rev.rev[:12]
+    links: dict[str, str] = {}
+    for stage, rel in reports.items():
+        md5 = outs.get(rel)
+        source = cache_file(proj.root, md5) if md5 else None
+        if source is None or not source.is_file():
+            continue
+        target = dest / Path(rel).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        links[stage] = _relpath(target, page_dir)
+    return links
+
+
+def _relpath(path: Path, start: Path) -> str:
+    return os.path.relpath(path, start).replace(os.sep, "/")
+
+
+# -- the page --------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1f2328}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}
+th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:right}
+th:first-child,td:first-child{text-align:left}
+thead th{background:#f6f8fa}
+td.best{background:#dafbe1;font-weight:600}
+tr.failed td{color:#8c959f}
+img{max-width:100%}
+.note{color:#57606a;font-size:.85rem}
+"""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | dict | bool) or value is None:
+        return json.dumps(value)
+    return str(value)
+
+
+def metrics_table(revisions: list[Revision], metric_names: list[str], params: list[str]) -> str:
+    """HTML table: one row per revision, metrics (best marked) then changed params."""
+    best = best_values(revisions, metric_names)
+    head = "".join(
+        f"<th>{html.escape(m)} {'↓' if m in LOWER_IS_BETTER else '↑'}</th>" for m in metric_names
+    ) + "".join(f"<th>{html.escape(p)}</th>" for p in params)
+    body = []
+    for r in revisions:
+        cells = []
+        for m in metric_names:
+            value = r.metrics.get(m) if r.ok else None
+            mark = value is not None and best.get(m) == value
+            text = _fmt(value) if value is not None else "—"
+            cells.append(f'<td class="best">{text} ★</td>' if mark else f"<td>{text}</td>")
+        cells.extend(f"<td>{html.escape(_fmt(r.params.get(p)))}</td>" for p in params)
+        state = "" if r.ok else f" ({html.escape(r.state)})"
+        label = f"{html.escape(r.name)}{state}<br><small>{r.kind}</small>"
+        body.append(f"<tr{'' if r.ok else ' class=failed'}><td>{label}</td>{''.join(cells)}</tr>")
+    return (
+        f"<table><thead><tr><th>revision</th>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title: str) -> str:
+    """The whole comparison page as one self-contained HTML string."""
+    P = proj.path_names
+    metric_names: list[str] = []
+    for r in revisions:
+        metric_names.extend(m for m in r.metrics if m not in metric_names)
+    usable = [r for r in revisions if r.ok]
+    params = differing_params(usable) or []
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+        "<p class=note>The workspace, the last commit and every experiment of "
+        "<code>dvc exp show</code>. ★ marks the best value of each metric (↑ higher is "
+        "better, ↓ lower is better). Failed or unfinished experiments are greyed out "
+        "and have no metrics; <code>dvc queue logs NAME</code> shows why.</p>",
+        "<h2>Metrics and changed parameters</h2>",
+        metrics_table(revisions, metric_names, params),
+    ]
+    plot_specs = [
+        ("roc", "ROC (one-vs-rest)", "fpr", "tpr", True),
+        ("precision_recall", "Precision-recall", "recall", "precision", False),
+    ]
+    for key, heading, x, y, diagonal in plot_specs:
+        if key not in P:
+            continue
+        frames = {
+            r.name: df for r in usable if (df := read_plot(proj.root, r.rev, P[key])) is not None
+        }
+        if frames:
+            parts.append(f"<h2>{heading}</h2>")
+            parts.append(_img(overlay_curves(frames, x, y, heading, diagonal), heading))
+    if "confusion" in P:
+        frames = {
+            r.name: df
+            for r in usable
+            if (df := read_plot(proj.root, r.rev, P["confusion"])) is not None
+        }
+        if frames:
+            parts.append("<h2>Confusion matrices (test split)</h2>")
+            parts.append(_img(confusion_grid(frames), "confusion matrices"))
+    parts.append(
+        "<h2>Stage reports</h2><table><thead><tr><th>revision</th><th>reports</th>"
+        "</tr></thead><tbody>"
+    )
+    for r in usable:
+        links = stage_reports(proj, r, page_dir)
+        cell = (
+            " · ".join(f'<a href="{html.escape(h)}">{html.escape(s)}</a>' for s, h in links.items())
+            or "not in the local cache"
+        )
+        parts.append(f"<tr><td>{html.escape(r.name)}</td><td>{cell}</td></tr>")
+    parts.append("</tbody></table>")
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def write_page(root: Path | None = None, out: Path | None = None) -> Path:
+    """Collect the revisions and write the comparison page; return its path."""
+    proj = Project.load(root or find_root())
+    P = proj.path_names
+    out = out or proj.root / P.get("reports", "reports") / PAGE
+    out = out if out.is_absolute() else proj.root / out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out.parent / REPORTS_SUBDIR, ignore_errors=True)
+    revisions = list_revisions(proj.root, P["metrics"])
+    title = str((proj.params.get("report") or {}).get("title", "Pipeline")) + ": experiments"
+    out.write_text(render_page(proj, revisions, out.parent, title), encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nbml.reporting.compare",
+        description="Write a static HTML page comparing workspace, HEAD and experiments.",
+    )
+    parser.add_argument("--out", type=Path, help="output file (default reports/compare.html)")
+    args = parser.parse_args(argv)
+    try:
+        path = write_page(out=args.out)
+    except CompareError as exc:
+        print(f"nbml: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"nbml: comparison written to {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

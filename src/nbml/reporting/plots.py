@@ -1,0 +1,230 @@
+"""Figures for the stage reports.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so a
+notebook shows each exactly once (returned from a cell) and nothing leaks
+between cells.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+_WIDTH = 7.0
+
+
+def class_order(labels: Iterable[Any]) -> list[Any]:
+    """Distinct class labels: numbers by value (2 before 10), then the rest as text."""
+
+    def key(label: Any) -> tuple[int, float, str]:
+        try:
+            return (0, float(label), "")
+        except (TypeError, ValueError):
+            return (1, 0.0, str(label))
+
+    return sorted(set(labels), key=key)
+
+
+def class_colours(n: int) -> list[Any]:
+    """n distinguishable colours: matplotlib's 10-colour cycle, or 20 when more classes."""
+    palette = colormaps["tab10" if n <= 10 else "tab20"].colors
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def grid(
+    n: int, cols: int, width: float = _WIDTH, row_height: float = 2.4, extra_height: float = 0.0
+) -> tuple[Figure, list]:
+    """A figure with ``n`` panels in rows of ``cols``; unused cells are hidden."""
+    rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(width, row_height * rows + extra_height), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def legend_below(fig: Figure, ax: object, ncols: int) -> None:
+    """One legend for all panels, under the figure, from one panel's lines."""
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=ncols, fontsize=8)
+
+
+def class_balance(df: pd.DataFrame, target: str) -> Figure:
+    """Rows per class."""
+    counts = df[target].value_counts()
+    counts = counts.reindex(class_order(counts.index))
+    fig = Figure(figsize=(_WIDTH, 2.6), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(counts.index.astype(str), counts.values, color="#4c78a8")
+    for y, n in enumerate(counts.values):
+        ax.annotate(f" {n}", (n, y), va="center", fontsize=9)
+    ax.set_xlabel("rows")
+    ax.set_title(f"Class balance of '{target}'")
+    return fig
+
+
+def numeric_by_class(
+    df: pd.DataFrame, target: str, columns: list[str], max_panels: int = 12
+) -> Figure:
+    """Histograms by class of the first ``max_panels`` columns, in the order given.
+
+    Pass the columns most telling first (``eda.class_separation``). A grid of
+    dozens of small panels is unreadable, and slow to draw; the title says
+    when columns were left out.
+    """
+    shown = columns[:max_panels]
+    fig, axes = grid(len(shown), cols=3)
+    if len(columns) > len(shown):
+        fig.suptitle(
+            f"The first {len(shown)} of {len(columns)} numeric columns (explore.max_panels)",
+            fontsize=9,
+        )
+    classes = class_order(df[target].dropna().astype(str))
+    colours = class_colours(len(classes))
+    for ax, col in zip(axes, shown, strict=True):
+        values = df[col].dropna()
+        bins = np.histogram_bin_edges(values, bins=20) if len(values) else 10
+        for label, colour in zip(classes, colours, strict=True):
+            ax.hist(
+                df.loc[df[target].astype(str) == label, col].dropna(),
+                bins=bins,
+                alpha=0.5,
+                # one filled outline per class instead of a patch per bar:
+                # the same picture, drawn in about half the time
+                histtype="stepfilled",
+                label=label,
+                color=colour,
+            )
+        ax.set_title(str(col), fontsize=9)
+        ax.tick_params(labelsize=7)
+        # the shapes are the point (the table above has the numbers); count
+        # tick labels on every panel would cost a third of the drawing time
+        ax.set_yticks([])
+    if axes:
+        legend_below(fig, axes[0], ncols=min(len(classes), 6))
+    return fig
+
+
+def categorical_by_class(
+    df: pd.DataFrame, target: str, columns: list[str], max_levels: int = 12
+) -> Figure:
+    """Rows of each class within each level of a categorical column (stacked bars)."""
+    fig, axes = grid(len(columns), cols=2, row_height=2.6)
+    classes = class_order(df[target].dropna().astype(str))
+    colour_of = dict(zip(classes, class_colours(len(classes)), strict=True))
+    for ax, col in zip(axes, columns, strict=True):
+        table = pd.crosstab(df[col].astype("string").fillna("(missing)"), df[target].astype(str))
+        table = table.loc[table.sum(axis=1).sort_values(ascending=False).index[:max_levels]]
+        left = np.zeros(len(table))
+        levels = table.index.astype(str)
+        for label in class_order(table.columns):  # stacked bars, drawn directly
+            counts = table[label].to_numpy()
+            ax.barh(levels, counts, left=left, height=0.8, label=label, color=colour_of[label])
+            left += counts
+        ax.set_title(str(col), fontsize=9)
+        ax.set_ylabel("")
+        ax.tick_params(labelsize=7)
+    if axes:
+        legend_below(fig, axes[0], ncols=6)
+    return fig
+
+
+def missing_values(df: pd.DataFrame) -> Figure | None:
+    """Share of missing values per column, for the columns that have any (else None)."""
+    share = df.isna().mean()
+    share = share[share > 0].sort_values()
+    if share.empty:
+        return None
+    fig = Figure(figsize=(_WIDTH, 0.3 * len(share) + 1.0), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(share.index.astype(str), share.values * 100, color="#e45756")
+    ax.set_xlabel("% missing")
+    ax.set_xlim(0, max(5.0, float(share.max()) * 110))
+    ax.set_title("Missing values")
+    return fig
+
+
+def correlation(df: pd.DataFrame) -> Figure:
+    """Pearson correlation between numeric columns."""
+    corr = df.corr(numeric_only=True)
+    fig = Figure(figsize=(_WIDTH * 0.8, _WIDTH * 0.65), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(corr.values, vmin=-1, vmax=1, cmap="RdBu_r")
+    labels = [str(c) for c in corr.columns]
+    # smaller labels as columns add up, so neighbours do not overlap (~40 fit at 4 pt)
+    size = max(4.0, min(8.0, 160 / max(len(labels), 1)))
+    upright = len(labels) > 12  # slanted labels of many columns run into each other
+    ax.set_xticks(
+        range(len(labels)),
+        labels,
+        rotation=90 if upright else 45,
+        ha="center" if upright else "right",
+        fontsize=size,
+    )
+    ax.set_yticks(range(len(labels)), labels, fontsize=size)
+    if len(labels) <= 12:
+        for (i, j), v in np.ndenumerate(corr.values):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_title("Correlation (numeric columns)")
+    return fig
+
+
+def confusion_matrix(rows: pd.DataFrame) -> Figure:
+    """Counts of (actual, predicted) pairs from confusion plot data."""
+    table = pd.crosstab(rows["actual"], rows["predicted"])
+    labels = class_order(set(table.index) | set(table.columns))
+    table = table.reindex(index=labels, columns=labels, fill_value=0)
+    fig = Figure(figsize=(4.6, 4.0), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(table.values, cmap="Blues")
+    for (i, j), v in np.ndenumerate(table.values):
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            color="white" if v > table.values.max() / 2 else "black",
+        )
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title("Confusion matrix (test split)")
+    return fig
+
+
+def curves(rows: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False) -> Figure:
+    """One line per class from long-format curve data (ROC, precision-recall)."""
+    fig = Figure(figsize=(4.6, 4.0), layout="constrained")
+    ax = fig.subplots()
+    classes = class_order(rows["class"])
+    for label, colour in zip(classes, class_colours(len(classes)), strict=True):
+        part = rows[rows["class"] == label]
+        ax.plot(part[x], part[y], label=str(label), drawstyle="steps-post", color=colour)
+    if diagonal:
+        ax.plot([0, 1], [0, 1], ls=":", color="grey")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def importance(rows: pd.DataFrame, top: int = 15) -> Figure:
+    """Permutation importance per source column, largest on top."""
+    rows = rows.head(top).iloc[::-1]
+    fig = Figure(figsize=(_WIDTH, 0.32 * len(rows) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(rows["feature"].astype(str), rows["importance"], xerr=rows["std"], color="#54a24b")
+    ax.set_xlabel("drop in balanced accuracy when shuffled")
+    ax.set_title("Feature importance (permutation, test split)")
+    return fig

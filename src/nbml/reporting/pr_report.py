@@ -1,0 +1,157 @@
+"""The pull-request report: what this change does to metrics, params and plots.
+
+``python -m nbml.reporting.pr_report --base main`` (``make pr-report BASE=main``) writes
+``reports/pr-report.md`` with ``dvc metrics diff --md`` and
+``dvc params diff --md`` against the base revision, and the key plots of the
+base and the workspace overlaid (PNG files in ``reports/pr-report/``, linked
+relatively). CI posts the same file as a pull-request comment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from nbml.project import Project, find_root
+from nbml.reporting.compare import (
+    WORKSPACE,
+    CompareError,
+    Revision,
+    confusion_grid,
+    list_revisions,
+    overlay_curves,
+    png,
+    read_plot,
+)
+
+REPORT = "pr-report.md"
+IMAGES = "pr-report"
+
+
+def dvc_diff(root: Path, what: str, base: str) -> str:
+    """``dvc metrics|params diff BASE --md`` (against the workspace)."""
+    # every metric (changed or not), only the params that changed
+    args = ["dvc", what, "diff", base, "--md", *(["--all"] if what == "metrics" else [])]
+    proc = subprocess.run(args, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CompareError(f"{' '.join(args)} failed:\n{proc.stderr.strip()}")
+    return proc.stdout.strip() or f"_No {what} changed against `{base}`._"
+
+
+def resolve(root: Path, rev: str) -> str:
+    """The commit a revision name points to (so the report says what was compared)."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--short", f"{rev}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise CompareError(f"git does not know the base revision '{rev}': {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path]]:
+    """Overlay base vs workspace for ROC, precision-recall and confusion; save PNGs."""
+    P = proj.path_names
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: list[tuple[str, Path]] = []
+    labels = {f"base ({base})": base, "this change": WORKSPACE}
+    specs = [
+        ("roc", "ROC (one-vs-rest)", "fpr", "tpr", True),
+        ("precision_recall", "Precision-recall", "recall", "precision", False),
+    ]
+    for key, title, x, y, diagonal in specs:
+        frames = {
+            n: df
+            for n, r in labels.items()
+            if key in P and (df := read_plot(proj.root, r, P[key])) is not None
+        }
+        if frames:
+            path = out_dir / f"{key}.png"
+            path.write_bytes(png(overlay_curves(frames, x, y, title, diagonal)))
+            made.append((title, path))
+    frames = {
+        n: df
+        for n, r in labels.items()
+        if "confusion" in P and (df := read_plot(proj.root, r, P["confusion"])) is not None
+    }
+    if frames:
+        path = out_dir / "confusion.png"
+        path.write_bytes(png(confusion_grid(frames)))
+        made.append(("Confusion matrices (test split)", path))
+    return made
+
+
+def experiments_table(revisions: list[Revision]) -> str:
+    """Markdown table of local experiments (status and metrics); empty if there are none."""
+    exps = [r for r in revisions if r.kind == "experiment"]
+    if not exps:
+        return ""
+    names: list[str] = []
+    for r in revisions:
+        names.extend(m for m in r.metrics if m not in names)
+    lines = [
+        "| experiment | status | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for r in exps:
+        values = [f"{r.metrics[m]:.6g}" if r.ok and m in r.metrics else "-" for m in names]
+        lines.append(f"| {r.name} | {r.state} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def build(root: Path, base: str, out: Path) -> str:
+    """The Markdown report text; images are written next to ``out``."""
+    proj = Project.load(root)
+    sha = resolve(root, base)
+    images = plot_images(proj, base, out.parent / IMAGES)
+    parts = [
+        f"## Pipeline report: this change against `{base}` ({sha})",
+        "",
+        "### Metrics",
+        "",
+        dvc_diff(root, "metrics", base),
+        "",
+        "### Params",
+        "",
+        dvc_diff(root, "params", base),
+        "",
+        "### Plots",
+        "",
+    ]
+    for title, path in images:
+        rel = path.relative_to(out.parent).as_posix()
+        parts += [f"#### {title}", "", f"![{title}]({rel})", ""]
+    table = experiments_table(list_revisions(root, proj.path_names["metrics"]))
+    if table:
+        parts += ["### Local experiments (`dvc exp show`)", "", table, ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nbml.reporting.pr_report",
+        description="Markdown report of metrics, params and plots against a base revision.",
+    )
+    parser.add_argument("--base", default="main", help="git revision to compare with")
+    parser.add_argument("--out", type=Path, help="output file (default reports/pr-report.md)")
+    args = parser.parse_args(argv)
+    root = find_root()
+    proj = Project.load(root)
+    out = args.out or root / proj.path_names.get("reports", "reports") / REPORT
+    out = out if out.is_absolute() else root / out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.write_text(build(root, args.base, out), encoding="utf-8")
+    except CompareError as exc:
+        print(f"nbml: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"nbml: pull-request report written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

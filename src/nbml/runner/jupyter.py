@@ -1,0 +1,175 @@
+"""Set up Jupyter inside the project's virtual environment, and nowhere else.
+
+``python -m nbml.runner.jupyter install`` (run by ``make setup``):
+
+- registers the project kernel ``nbml`` in ``<venv>/share/jupyter/kernels``;
+- gives that kernel private IPython and matplotlib folders inside the venv,
+  so running a notebook writes nothing to the user's home directory, and
+  its IPython settings (figures are drawn once, see install_kernel_config);
+- installs a Jupyter server hook that saves the pipeline's notebooks without
+  outputs, so a save from JupyterLab keeps git diffs clean and does not make
+  DVC re-run a stage whose code did not change;
+- adds the same folder settings to ``<venv>/bin/activate``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ipykernel.kernelspec import install as install_kernelspec
+
+from nbml.project import find_root
+
+KERNEL_NAME = "nbml"
+DISPLAY_NAME = "Python (nbml)"
+SAVE_HOOK = "nbml.runner.notebook.pre_save_hook"
+_ACTIVATE_MARK = "# nbml: keep Jupyter, IPython and matplotlib state inside the venv"
+
+
+KERNEL_DIRS = ("IPYTHONDIR", "MPLCONFIGDIR")
+
+
+def private_dirs(prefix: Path | None = None) -> dict[str, str]:
+    """Environment variables that keep tool state inside the venv.
+
+    The Jupyter server would otherwise write its secrets, notebook trust
+    database and settings under ``~/.jupyter`` and ``~/.local/share/jupyter``,
+    and its language-server lookup runs ``npm``, which logs under ``~/.npm``.
+    """
+    var = Path(prefix or sys.prefix) / "var"
+    return {
+        "IPYTHONDIR": str(var / "ipython"),
+        "MPLCONFIGDIR": str(var / "matplotlib"),
+        "JUPYTER_RUNTIME_DIR": str(var / "jupyter" / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(var / "jupyter" / "config"),
+        "JUPYTER_DATA_DIR": str(var / "jupyter" / "data"),
+        "npm_config_cache": str(var / "npm"),
+    }
+
+
+def use_private_dirs() -> None:
+    """Apply :func:`private_dirs` to this process unless the user set them."""
+    for key, value in private_dirs().items():
+        os.environ.setdefault(key, value)
+
+
+def install_kernel(prefix: Path) -> Path:
+    """Register the project kernel in the venv, with its private folders."""
+    path = Path(
+        install_kernelspec(kernel_name=KERNEL_NAME, display_name=DISPLAY_NAME, prefix=str(prefix))
+    )
+    spec_file = path / "kernel.json"
+    spec = json.loads(spec_file.read_text())
+    # The kernel only listens on loopback; its "TCP without encryption"
+    # warning on every stage run would read as a fault, so warnings are off.
+    if "--log-level=ERROR" not in spec["argv"]:
+        spec["argv"].append("--log-level=ERROR")
+    spec["env"] = {k: v for k, v in private_dirs(prefix).items() if k in KERNEL_DIRS}
+    # Same hash seed as `dvc repro` runs (see nbml.runner), so a notebook run by
+    # hand iterates sets in the same order and writes the same bytes.
+    spec["env"]["PYTHONHASHSEED"] = "0"
+    spec_file.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def install_kernel_config(prefix: Path) -> Path:
+    """IPython settings of the project kernel (its private IPYTHONDIR).
+
+    Figures use constrained layout, so the inline backend's default
+    ``bbox_inches="tight"`` only draws each figure twice: off, a stage with
+    several figures runs about 0.1 s faster per figure. JupyterLab, nbval
+    and ``dvc repro`` all start this kernel, so they render the same.
+    """
+    conf = Path(private_dirs(prefix)["IPYTHONDIR"]) / "profile_default" / "ipython_kernel_config.py"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(
+        "# Written by `python -m nbml.runner.jupyter install`; see nbml/runner/jupyter.py.\n"
+        'c.InlineBackend.print_figure_kwargs = {"bbox_inches": None}\n'
+    )
+    return conf
+
+
+def build_font_cache(prefix: Path) -> None:
+    """Build matplotlib's font cache now, in the kernel's private folder.
+
+    Otherwise the first notebook that imports matplotlib prints "Matplotlib
+    is building the font cache" into its output, and that first run's
+    executed notebook differs from every later one.
+    """
+    env = {**os.environ, **private_dirs(prefix)}
+    subprocess.run(
+        [str(Path(prefix) / "bin" / "python"), "-c", "import matplotlib.font_manager"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def install_save_hook(prefix: Path) -> Path:
+    """Make the Jupyter server strip outputs when it saves a pipeline notebook.
+
+    The setting goes in ``<venv>/etc/jupyter/jupyter_server_config.json``:
+    the server reads only extension switches from ``jupyter_server_config.d``.
+    """
+    conf = prefix / "etc" / "jupyter" / "jupyter_server_config.json"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    settings = json.loads(conf.read_text(encoding="utf-8")) if conf.is_file() else {}
+    settings.setdefault("FileContentsManager", {})["pre_save_hook"] = SAVE_HOOK
+    conf.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    # where earlier versions of this setup wrote it, to no effect
+    (conf.parent / "jupyter_server_config.d" / "nbml.json").unlink(missing_ok=True)
+    return conf
+
+
+def patch_activate(prefix: Path) -> None:
+    """Export the private folders from ``bin/activate`` (replaces an earlier block)."""
+    activate = prefix / "bin" / "activate"
+    if not activate.is_file():
+        return
+    lines = activate.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    if _ACTIVATE_MARK in lines:
+        first = end = lines.index(_ACTIVATE_MARK)
+        while end + 1 < len(lines) and lines[end + 1].startswith("export "):
+            end += 1
+        del lines[first : end + 1]
+    lines += [_ACTIVATE_MARK, *(f'export {k}="{v}"' for k, v in private_dirs(prefix).items())]
+    activate.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def install(prefix: Path | None = None) -> None:
+    prefix = Path(prefix or sys.prefix)
+    for value in private_dirs(prefix).values():
+        Path(value).mkdir(parents=True, exist_ok=True)
+    kernel = install_kernel(prefix)
+    install_kernel_config(prefix)
+    build_font_cache(prefix)
+    hook = install_save_hook(prefix)
+    patch_activate(prefix)
+    print(f"nbml: kernel '{KERNEL_NAME}' in {kernel}; save hook in {hook}")
+
+
+def lab(root: Path) -> None:
+    """Start JupyterLab on the notebooks with the venv's private folders."""
+    use_private_dirs()
+    jupyter = Path(sys.prefix) / "bin" / "jupyter"
+    os.execv(jupyter, [str(jupyter), "lab", str(root / "notebooks")])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["install"]:
+        install()
+    elif args == ["lab"]:
+        lab(find_root())
+    else:
+        print("usage: python -m nbml.runner.jupyter install|lab", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

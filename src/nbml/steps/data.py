@@ -1,0 +1,493 @@
+"""Load the source dataset, check it is fit for training, split it.
+
+The source is either a bundled dataset (by name) or a CSV/Parquet file under
+the raw folder (dvc.yaml ``vars.paths.raw``), which prepare declares as a
+dependency: a file anywhere else would be an input DVC does not track.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from palmerpenguins import load_penguins
+from pandas.api import types as ptypes
+from sklearn import datasets
+from sklearn.model_selection import train_test_split
+
+from nbml.errors import DataError
+from nbml.messages import warn
+from nbml.project import paths
+
+
+def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+        frame = bunch.frame.copy()
+        # class names instead of 0/1/2, so reports and metrics read naturally
+        frame["target"] = pd.Categorical.from_codes(bunch.target, bunch.target_names).astype(str)
+        return frame
+
+    return load
+
+
+# Datasets that ship inside installed packages: no download, work offline.
+BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
+    "penguins": load_penguins,
+    "iris": _sklearn("iris"),
+    "wine": _sklearn("wine"),
+    "breast_cancer": _sklearn("breast_cancer"),
+}
+
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+AUTO = "auto"
+CSV_OPTIONS = ("delimiter", "encoding", "decimal")
+# Tried in this order when data.csv.encoding is auto. latin-1 decodes any
+# byte, so it is the last resort and never fails.
+ENCODINGS = ("utf-8", "cp1252", "latin-1")
+DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+_COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
+_DOT_NUMBER = re.compile(r"^[+-]?\d+\.\d+$")
+# A number as people write it: decimal comma and/or thousands separators
+# ("39,1", "3.750,0", "1,234.5", "3 750"); pandas leaves such a column as text.
+_WRITTEN_NUMBER = re.compile(r"^[+-]?(\d+|\d{1,3}([.,' \u00a0]\d{3})+)([.,]\d+)?$")
+# Share of a text column's values that must look like numbers for a warning.
+WRITTEN_NUMBER_SHARE = 0.9
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file is written: field delimiter, text encoding, decimal mark."""
+
+    delimiter: str
+    encoding: str
+    decimal: str
+
+    def describe(self) -> str:
+        shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
+        return f"delimiter {shown}, encoding {self.encoding}, decimal {self.decimal!r}"
+
+
+def is_file_source(source: str) -> bool:
+    """True when data.source names a file rather than a bundled dataset."""
+    if source in BUNDLED:
+        return False
+    return (
+        "/" in source or "\\" in source or source.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
+    )
+
+
+def resolve_source_path(source: str, root: Path, raw_dir: str | Path) -> Path:
+    """The absolute path of a file source, refusing anything outside the raw folder.
+
+    The check is on the path as written (``..`` folded, symlinks not followed):
+    DVC may link tracked files to its cache, and the file is still under raw.
+    """
+    raw = Path(os.path.normpath(root / raw_dir))
+    path = Path(os.path.normpath(root / source))
+    raw_rel = raw.relative_to(root).as_posix() if raw.is_relative_to(root) else str(raw)
+    where = "params.yaml data.source"
+    if not path.is_relative_to(raw) or path == raw:
+        hint = ""
+        if (raw / Path(source).name).is_file():
+            hint = f" (did you mean {raw_rel}/{Path(source).name}?)"
+        raise DataError(
+            where,
+            [
+                f"'{source}' is not inside {raw_rel}/, the raw data folder that the prepare "
+                f"stage declares as its dependency (dvc.yaml vars.paths.raw); move the file "
+                f"there, track it with `dvc add`, and set data.source to its path relative "
+                f"to the project root{hint}"
+            ],
+        )
+    if not path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        kinds = ", ".join(CSV_SUFFIXES + PARQUET_SUFFIXES)
+        raise DataError(where, [f"'{source}': unsupported file type (expected one of {kinds})"])
+    if not path.is_file():
+        raise DataError(
+            where,
+            [
+                f"'{source}' does not exist; after a fresh clone run `dvc pull` "
+                f"(or `dvc checkout`) to fetch files tracked with `dvc add`"
+            ],
+        )
+    return path
+
+
+def csv_options(options: Mapping[str, Any] | None) -> dict[str, str]:
+    """Validate data.csv: each of delimiter, encoding, decimal is 'auto' or a value."""
+    given = dict(options or {})
+    where = "params.yaml data.csv"
+    problems: list[str] = []
+    unknown = sorted(set(given) - set(CSV_OPTIONS))
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(CSV_OPTIONS)}")
+    out = {key: str(given.get(key) if given.get(key) is not None else AUTO) for key in CSV_OPTIONS}
+    delim = _DELIMITER_NAMES.get(out["delimiter"].lower(), out["delimiter"])
+    if delim != AUTO and len(delim) != 1:
+        problems.append(f"delimiter {out['delimiter']!r} must be one character, 'tab' or 'auto'")
+    out["delimiter"] = delim
+    if out["encoding"] != AUTO:
+        try:
+            codecs.lookup(out["encoding"])
+        except LookupError:
+            problems.append(f"encoding {out['encoding']!r} is not a known text encoding")
+    if out["decimal"] not in (AUTO, ".", ","):
+        problems.append(f"decimal {out['decimal']!r} must be '.', ',' or 'auto'")
+    if problems:
+        raise DataError(where, problems)
+    return out
+
+
+def detect_encoding(raw: bytes) -> str:
+    """The first of utf-8 (with or without BOM), cp1252, latin-1 that decodes ``raw``."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ENCODINGS:
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return ENCODINGS[-1]
+
+
+def detect_delimiter(text: str) -> str:
+    """The field delimiter of a CSV sample: csv.Sniffer, else the commonest candidate."""
+    lines = [line for line in text.splitlines() if line.strip()][:50]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        counts = {d: header.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def detect_decimal(text: str, delimiter: str) -> str:
+    """',' when numbers in the sample are written like 3,14 more often than 3.14."""
+    if delimiter == ",":
+        # an unquoted decimal comma cannot appear in a comma-separated file
+        return "."
+    comma = dot = 0
+    rows = csv.reader(text.splitlines()[1:200], delimiter=delimiter)
+    for row in rows:
+        for cell in row:
+            cell = cell.strip()
+            comma += bool(_COMMA_NUMBER.match(cell))
+            dot += bool(_DOT_NUMBER.match(cell))
+    return "," if comma > dot else "."
+
+
+def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialect:
+    """The dialect of a CSV file: values from data.csv, 'auto' ones detected."""
+    opts = csv_options(options)
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+        # the whole file must decode, not only its head: read it all for auto
+        rest = fh.read() if opts["encoding"] == AUTO else b""
+    encoding = opts["encoding"] if opts["encoding"] != AUTO else detect_encoding(head + rest)
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        # latin-1 decodes any bytes, so a binary file would otherwise "parse"
+        raise DataError(
+            f"{path}",
+            ["not a CSV text file: it holds NUL bytes (binary data, e.g. a spreadsheet renamed)"],
+        )
+    # cut at the last full line, so a multi-byte character is never split
+    text = head[: head.rfind(b"\n") + 1 or len(head)].decode(encoding, errors="replace")
+    if encoding == "utf-8-sig":
+        text = text.lstrip("\ufeff")
+    delimiter = opts["delimiter"] if opts["delimiter"] != AUTO else detect_delimiter(text)
+    decimal = opts["decimal"] if opts["decimal"] != AUTO else detect_decimal(text, delimiter)
+    # In a comma-separated file a decimal comma can only stand inside quotes
+    # ("39,1"), where pandas reads it, so ',' for both is allowed there.
+    if decimal == delimiter and delimiter != ",":
+        raise DataError(
+            f"{path}",
+            [f"data.csv: decimal mark and delimiter are both {delimiter!r}; set one of them"],
+        )
+    return CsvDialect(delimiter, encoding, decimal)
+
+
+def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[str]:
+    """What is wrong with a CSV header that pandas would silently work around.
+
+    pandas turns the first columns into an index when the header has fewer
+    fields than the rows (a title line above it), and renames a repeated
+    name 'x' to 'x.1'; both would feed the wrong columns to the model.
+    """
+    header = pd.read_csv(
+        path,
+        sep=dialect.delimiter,
+        encoding=dialect.encoding,
+        header=None,
+        nrows=1,
+        dtype=str,
+        keep_default_na=False,
+        skipinitialspace=True,
+    )
+    names = [str(name).strip() for name in header.iloc[0]] if len(header) else []
+    n_rows = df.shape[1] + (0 if isinstance(df.index, pd.RangeIndex) else df.index.nlevels)
+    if len(names) < n_rows:
+        return [
+            f"the first line has {len(names)} field(s) but the rows have {n_rows} (a title "
+            "or comment line above the header?); the first line must hold the column names"
+        ]
+    problems = []
+    for name in dict.fromkeys(names):
+        positions = [i + 1 for i, other in enumerate(names) if other == name]
+        if name and len(positions) > 1:
+            shown = ", ".join(map(str, positions))
+            problems.append(
+                f"column name '{name}' appears {len(positions)} times (columns {shown}); "
+                "each column needs a unique name"
+            )
+    return problems
+
+
+def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV file in its detected (or configured) dialect; errors name the file."""
+    dialect = sniff_csv(path, options)
+    try:
+        df = pd.read_csv(
+            path,
+            sep=dialect.delimiter,
+            encoding=dialect.encoding,
+            decimal=dialect.decimal,
+            # "a; b" is a common way to write "a;b": the spaces are not data
+            skipinitialspace=True,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path}", ["the file holds no columns (empty or only blank lines)"]
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
+        ) from None
+    problems = _header_problems(path, dialect, df)
+    if problems:
+        raise DataError(f"{path}", problems)
+    # spaces around a name would make data.target or data.drop not find it
+    df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
+    for column in numbers_read_as_text(df):
+        _warn_numbers_as_text(path, dialect, df[column], column)
+    df.attrs["dialect"] = dialect.describe()
+    return df
+
+
+def numbers_read_as_text(df: pd.DataFrame) -> list[str]:
+    """Text columns whose values are numbers written with a decimal comma or thousands marks."""
+    found = []
+    for column in df.columns:
+        values = df[column]
+        if ptypes.is_numeric_dtype(values) or ptypes.is_bool_dtype(values):
+            continue
+        text = values.dropna().astype(str).str.strip()
+        written = text.str.fullmatch(_WRITTEN_NUMBER.pattern)
+        plain = pd.to_numeric(text, errors="coerce").notna()
+        # all-plain numbers mixed with words are the validator's "mixed types" case
+        if len(text) and written.mean() >= WRITTEN_NUMBER_SHARE and (written & ~plain).any():
+            found.append(str(column))
+    return found
+
+
+def _warn_numbers_as_text(path: Path, dialect: CsvDialect, values: pd.Series, column: str) -> None:
+    """Say (on stderr, which the runner echoes) that a numeric column will be one-hot encoded."""
+    text = values.dropna().astype(str)
+    examples = ", ".join(repr(v) for v in text[~text.str.fullmatch(r"[+-]?\d+(\.\d+)?")][:3])
+    fix = "thousands separators are not supported: export the numbers without them"
+    if dialect.decimal != ",":
+        fix = f"if ',' is the decimal mark, set params.yaml data.csv.decimal: ','; {fix}"
+    warn(
+        f"{path}: column '{column}' looks numeric but is read as text "
+        f"({examples}; {dialect.describe()}), so it would be one-hot encoded with "
+        f"{text.nunique()} levels; {fix}, or list it in params.yaml data.drop"
+    )
+
+
+def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet source file."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}", ["the file is empty (0 bytes)"])
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several unrelated types
+            raise DataError(f"{path}", [f"cannot be read as Parquet: {exc}"]) from None
+    return read_csv(path, csv)
+
+
+def _plain(values: pd.Series) -> pd.Series:
+    """One column with pd.NA-carrying extension dtypes turned into the types read_csv gives."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = values.cat.categories
+        if getattr(categories.dtype, "na_value", None) is pd.NA:
+            plain = pd.CategoricalDtype(_plain(categories.to_series()).values, dtype.ordered)
+            return values.astype(plain)
+        return values
+    if getattr(dtype, "na_value", None) is not pd.NA:
+        return values  # numpy dtypes, and pandas' own NaN-based "str"
+    missing = bool(values.isna().any())
+    if ptypes.is_bool_dtype(dtype):
+        # like read_csv: bool without gaps, else objects True/False/NaN
+        if missing:
+            return values.astype(object).where(values.notna(), np.nan)
+        return values.astype(bool)
+    if ptypes.is_numeric_dtype(dtype):
+        numpy_dtype = getattr(dtype, "numpy_dtype", np.dtype("float64"))
+        return values.astype("float64" if missing or numpy_dtype.kind == "f" else numpy_dtype)
+    if ptypes.is_string_dtype(dtype):
+        return values.astype("str")
+    converted = values.to_numpy(dtype=object, na_value=np.nan)
+    return pd.Series(converted, index=values.index, name=values.name).infer_objects()
+
+
+def plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose missing values are all NaN: pandas nullable dtypes (string, Int64,
+    boolean, ...) carry pd.NA, whose truth value is ambiguous, and scikit-learn's
+    imputers and encoders fail on it with an error that names no column."""
+    out = df.copy(deep=False)
+    for i in range(out.shape[1]):
+        out.isetitem(i, _plain(out.iloc[:, i]))
+    return out
+
+
+def load_source(
+    source: str,
+    csv: Mapping[str, Any] | None = None,
+    root: Path | None = None,
+    raw_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Load a bundled dataset by name, or a CSV/Parquet file under the raw folder.
+
+    ``root`` and ``raw_dir`` default to the project's root and its
+    ``vars.paths.raw`` from dvc.yaml. ``csv`` is params.yaml ``data.csv``.
+    The frame's ``attrs["source"]`` says what was read and how.
+    """
+    if source in BUNDLED:
+        df = plain_dtypes(BUNDLED[source]())
+        df.attrs["source"] = f"bundled dataset '{source}'"
+        return df
+    if not is_file_source(source):
+        raise DataError(
+            "params.yaml data.source",
+            [
+                f"unknown dataset '{source}'; bundled datasets: {', '.join(BUNDLED)}; "
+                "or give the path of a CSV or Parquet file under the raw data folder, "
+                "e.g. data/raw/my.csv"
+            ],
+        )
+    if root is None or raw_dir is None:
+        project_paths = paths(root)
+        root = root or project_paths.root
+        raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
+    path = resolve_source_path(source, root, raw_dir)
+    df = plain_dtypes(read_source_file(path, csv))
+    how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
+    df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
+    return df
+
+
+SHOWN_SMALL_CLASSES = 10
+
+
+def _looks_continuous(labels: pd.Series, too_small: int) -> bool:
+    """A numeric target with many values, most too rare to be classes: a regression target."""
+    if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        return False
+    distinct = labels.nunique()
+    return distinct > 20 and too_small > distinct / 2
+
+
+def check_dataset(
+    df: pd.DataFrame, target: str, test_size: float, min_rows_per_class: int, where: str
+) -> pd.DataFrame:
+    """Return the rows with a label, or raise DataError listing every problem found."""
+    problems: list[str] = []
+    if df.empty:
+        raise DataError(where, ["the dataset has no rows"])
+    if target not in df.columns:
+        cols = ", ".join(map(str, df.columns[:30]))
+        raise DataError(where, [f"target column '{target}' not found; columns are: {cols}"])
+    labelled = df[df[target].notna()].reset_index(drop=True)
+    counts = labelled[target].value_counts()
+    if len(counts) < 2:
+        found = ", ".join(map(str, counts.index)) or "none"
+        problems.append(
+            f"target '{target}' needs at least 2 classes to train a classifier (found: {found})"
+        )
+    needed = max(min_rows_per_class, 2)
+    small = counts[counts < needed]
+    continuous = _looks_continuous(labelled[target], len(small))
+    if continuous:
+        problems.append(
+            f"target '{target}' has {len(counts)} distinct numeric values, most of them on "
+            f"fewer than {needed} rows: it looks like a quantity to predict (regression), "
+            "while this pipeline classifies, one class per distinct value. Choose a "
+            "categorical data.target, or bin the values into classes first"
+        )
+    else:
+        for label, n in list(small.items())[:SHOWN_SMALL_CLASSES]:
+            problems.append(
+                f"class '{label}' of target '{target}' has {n} row(s); at least "
+                f"{needed} are needed (prepare.min_rows_per_class)"
+            )
+        if len(small) > SHOWN_SMALL_CLASSES:
+            problems.append(
+                f"... and {len(small) - SHOWN_SMALL_CLASSES} more classes with fewer than "
+                f"{needed} rows"
+            )
+    n_test = int(round(len(labelled) * test_size))
+    if len(counts) >= 2 and n_test < len(counts) and not continuous:
+        problems.append(
+            f"prepare.test_size={test_size} gives {n_test} test rows for {len(counts)} "
+            "classes; a stratified split needs at least one test row per class"
+        )
+    features = [c for c in df.columns if c != target]
+    if not features:
+        problems.append("no feature columns besides the target")
+    if problems:
+        raise DataError(where, problems)
+    return labelled
+
+
+def split(
+    df: pd.DataFrame, target: str, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified train/test split, reproducible from the seed."""
+    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[target])
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> Path:
+    """Write a frame as Parquet, creating the folder (DVC removes outs before a run)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(path, index=False)
+    return path
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """Read a Parquet file written by an upstream stage."""
+    return pd.read_parquet(path)
+
+
+def split_xy(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and labels of a prepared frame."""
+    return df.drop(columns=[target]), df[target].astype(str)

@@ -1,0 +1,187 @@
+"""The estimator named in params.yaml, the served model, and safe model files.
+
+Models are stored with skops, whose loader refuses any type it is not told
+to trust; nothing here reads pickle or joblib. skops' own zip output embeds
+``id()`` values and the current time, so :func:`save_model` rewrites it in a
+canonical form: the same fitted model always gives the same bytes, which
+keeps ``dvc repro -f`` from changing ``dvc.lock``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.pipeline import Pipeline
+
+from nbml.errors import ModelError
+from nbml.messages import warn
+
+# Types a model file may contain beyond what skops trusts by default
+# (scikit-learn estimators, builtins, numpy arrays). Each is a plain data
+# holder inside a scikit-learn estimator; add to it when train reports an
+# untrusted type for a new estimator, after checking what the type is.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "collections.OrderedDict",
+)
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def estimator_class(import_path: str) -> type:
+    """Import ``package.module.ClassName`` and check it is a classifier."""
+    module_name, _, class_name = import_path.rpartition(".")
+    if not module_name:
+        raise ModelError(
+            f"params.yaml train.estimator: '{import_path}' is not an import path "
+            "(expected e.g. sklearn.ensemble.RandomForestClassifier)"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(
+            f"params.yaml train.estimator: cannot import module '{module_name}' ({exc})"
+        ) from None
+    cls = getattr(module, class_name, None)
+    if not inspect.isclass(cls):
+        raise ModelError(
+            f"params.yaml train.estimator: module '{module_name}' has no class '{class_name}'"
+        )
+    if not (issubclass(cls, BaseEstimator) and issubclass(cls, ClassifierMixin)):
+        raise ModelError(
+            f"params.yaml train.estimator: {import_path} is not a scikit-learn classifier"
+        )
+    return cls
+
+
+def make_estimator(import_path: str, kwargs: dict[str, Any] | None) -> ClassifierMixin:
+    """Instantiate the configured classifier, refusing keywords it does not take."""
+    cls = estimator_class(import_path)
+    kwargs = dict(kwargs or {})
+    signature = inspect.signature(cls.__init__)
+    accepted = {n for n in signature.parameters if n != "self"}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = [] if takes_any else sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ModelError(
+            f"params.yaml train.kwargs: {', '.join(unknown)} not accepted by {import_path}; "
+            f"it takes: {', '.join(sorted(accepted))}"
+        )
+    return cls(**kwargs)
+
+
+def compose(preprocessor: Any, estimator: ClassifierMixin) -> Pipeline:
+    """The served model: raw source columns in, class labels out."""
+    return Pipeline([("preprocess", preprocessor), ("classify", estimator)])
+
+
+def _canonical_skops(data: bytes) -> bytes:
+    """Renumber skops' id()-based keys in order of appearance; fix zip timestamps."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(src.read("schema.json"))
+    ids: dict[int, int] = {}
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__" and isinstance(value, int):
+                    value = ids.setdefault(value, len(ids))
+                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+                    old = int(value[: -len(".npy")])
+                    value = f"{ids.setdefault(old, len(ids))}.npy"
+                else:
+                    value = visit(value)
+                out[key] = value
+            return out
+        if isinstance(node, list):
+            return [visit(v) for v in node]
+        return node
+
+    schema = visit(schema)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as dst:
+        entries = {"schema.json": json.dumps(schema, sort_keys=True).encode()}
+        for info in src.infolist():
+            if info.filename.endswith(".npy"):
+                old = int(info.filename[: -len(".npy")])
+                entries[f"{ids[old]}.npy"] = src.read(info.filename)
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, entries[name])
+    return buffer.getvalue()
+
+
+def save_model(model: Any, path: Path) -> Path:
+    """Store a fitted estimator with skops, byte-for-byte reproducibly."""
+    # lazy: skops costs ~0.4 s to import, and the runner's param checks
+    # import this module for estimator_class alone
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_canonical_skops(sio.dumps(model)))
+    return path
+
+
+def load_model(path: Path, trusted: tuple[str, ...] = TRUSTED_TYPES) -> Any:
+    """Load a skops model file, refusing any type that is not trusted."""
+    # lazy: skops costs ~0.4 s to import, and the runner's param checks
+    # import this module for estimator_class alone
+    import skops.io as sio
+
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found (run `dvc repro` or `dvc pull`)") from None
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # zip/JSON errors: the file is not a skops model
+        raise ModelError(f"{path}: not a readable skops model file ({exc})") from None
+    refused = sorted(set(untrusted) - set(trusted))
+    if refused:
+        raise ModelError(
+            f"{path}: refusing to load: it contains types that are not trusted: "
+            f"{', '.join(refused)}. If this model is yours and you trust them, add "
+            "them to nbml.steps.model.TRUSTED_TYPES"
+        )
+    try:
+        return sio.loads(data, trusted=list(untrusted))
+    except Exception as exc:
+        raise ModelError(f"{path}: model file is damaged and cannot be loaded ({exc})") from None
+
+
+def warn_if_one_class(predicted: Any, estimator: str) -> bool:
+    """Warn (on stderr, which the runner echoes) when every prediction is the same class.
+
+    A model that predicts one class for all training rows learned nothing,
+    typically because the split is too small for the estimator's settings;
+    the run still succeeds, with chance-level scores, so say so.
+    """
+    classes = np.unique(np.asarray(predicted, dtype=object).astype(str))
+    if len(classes) != 1:
+        return False
+    warn(
+        f"train: the model predicts '{classes[0]}' for every training row, "
+        f"so it learned nothing. Too few rows for the settings of {estimator}? (e.g. "
+        "HistGradientBoostingClassifier needs min_samples_leaf rows, 20 by default, per leaf; "
+        "lower it in train.kwargs)"
+    )
+    return True

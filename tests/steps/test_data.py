@@ -1,0 +1,70 @@
+"""Unit tests of nbml.steps.data on tiny in-memory frames."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbml.steps import data
+
+
+def test_check_dataset_drops_unlabelled_rows(frame):
+    frame.loc[0, "label"] = None
+    assert len(data.check_dataset(frame, "label", 0.25, 5, "t")) == len(frame) - 1
+
+
+def test_check_dataset_reports_every_problem_at_once(frame):
+    frame = frame.iloc[:22].copy()  # 20 'a', 2 'b'
+    with pytest.raises(data.DataError) as err:
+        data.check_dataset(frame, "label", 0.05, 5, "mydata.csv")
+    message = str(err.value)
+    assert message.startswith("mydata.csv: 2 problem(s)")
+    assert "class 'b' of target 'label' has 2 row(s)" in message
+    assert "test_size=0.05 gives 1 test rows for 2 classes" in message
+
+
+def test_check_dataset_names_missing_target_and_columns(frame):
+    with pytest.raises(
+        data.DataError, match=r"target column 'species' not found; columns are: size"
+    ):
+        data.check_dataset(frame, "species", 0.25, 5, "t")
+
+
+def test_single_class_is_refused(frame):
+    with pytest.raises(data.DataError, match="needs at least 2 classes"):
+        data.check_dataset(frame.assign(label="a"), "label", 0.25, 5, "t")
+
+
+def test_continuous_target_is_named_as_such(frame):
+    measured = frame.assign(weight=np.linspace(3000.0, 6000.0, len(frame)))
+    with pytest.raises(data.DataError) as info:
+        data.check_dataset(measured, "weight", 0.25, 5, "t")
+    assert info.value.problems[0].startswith("target 'weight' has 60 distinct numeric values")
+    assert len(info.value.problems) == 1  # not one line per value
+
+
+def test_many_small_classes_are_listed_briefly(frame):
+    many = frame.assign(label=[f"c{i}" for i in range(len(frame))])
+    with pytest.raises(data.DataError) as info:
+        data.check_dataset(many, "label", 0.25, 5, "t")
+    small = [p for p in info.value.problems if "row(s); at least" in p]
+    assert len(small) == data.SHOWN_SMALL_CLASSES
+    assert "... and 50 more classes with fewer than 5 rows" in info.value.problems
+
+
+def test_split_is_stratified_and_reproducible(frame):
+    train, test = data.split(frame, "label", 0.25, seed=3)
+    again, _ = data.split(frame, "label", 0.25, seed=3)
+    pd.testing.assert_frame_equal(train, again)
+    assert len(test) == 15 and set(test["label"].value_counts()) == {5}
+
+
+def test_unknown_bundled_source_lists_the_choices():
+    with pytest.raises(data.DataError, match="bundled datasets: penguins, iris"):
+        data.load_source("nope")
+
+
+@pytest.mark.parametrize("name", sorted(data.BUNDLED))
+def test_bundled_datasets_load_offline_with_string_labels(name):
+    df = data.BUNDLED[name]()
+    target = "species" if name == "penguins" else "target"
+    assert len(df) > 100 and df[target].dropna().map(type).eq(str).all()
