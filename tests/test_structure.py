@@ -65,7 +65,7 @@ def notebook_code(path: Path) -> str:
 # -- layout ----------------------------------------------------------------------
 def test_package_is_grouped_by_audience():
     subpackages = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
-    assert subpackages == ["reporting", "runner", "steps"]
+    assert subpackages == ["reporting", "runner", "serving", "steps"]
     top_modules = sorted(p.stem for p in PACKAGE.glob("*.py"))
     assert top_modules == ["__init__", "errors", "messages", "project"]
     assert not list(PACKAGE.rglob("utils.py")), "name modules by what they do"

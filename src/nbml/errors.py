@@ -71,3 +71,12 @@ class CompareError(NbmlError, RuntimeError):
 
 class QueueTimeout(NbmlError, RuntimeError):
     """DVC's experiment queue did not finish in time; the message shows its last status."""
+
+
+# -- serving the model -------------------------------------------------------------
+class ServeError(NbmlError, RuntimeError):
+    """The model cannot be served: missing, not recorded in dvc.lock, or not what it records."""
+
+
+class ScoringError(NbmlError, ValueError):
+    """A file given to batch scoring cannot be scored; the message names the column and row."""

@@ -1,0 +1,72 @@
+"""The JSON the service answers: predictions, and errors that name the row and column."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+MAX_LISTED = 20
+_KIND_WORDS = {
+    "float_type": "a number or null",
+    "string_type": "text or null",
+    "bool_type": "true, false or null",
+}
+
+
+def prediction_body(labels: list[Any], proba: np.ndarray, classes: list[Any]) -> bytes:
+    """``{"predictions": [{"label": ..., "probabilities": {class: p}}, ...]}`` as JSON bytes."""
+    keys = [str(c) for c in classes]
+    predictions = [
+        {"label": label, "probabilities": dict(zip(keys, row, strict=True))}
+        for label, row in zip(labels, proba.tolist(), strict=True)
+    ]
+    return json.dumps({"predictions": predictions}).encode()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f"text {value[:40]!r}"
+    return json.dumps(value)[:40] if not isinstance(value, dict | list) else type(value).__name__
+
+
+def describe_error(error: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """One validation error as ``{"row", "column", "message"}``."""
+    loc = list(error.get("loc", ()))
+    kind = error.get("type", "")
+    row = loc[2] if len(loc) > 2 and loc[:2] == ["body", "rows"] else None
+    column = loc[3] if row is not None and len(loc) > 3 else None
+    where = f"row {row}" if row is not None else "request"
+    if kind == "missing" and column is not None:
+        message = f"{where}: missing column '{column}' (send null for a missing value)"
+    elif kind == "extra_forbidden" and column is not None:
+        message = f"{where}: unknown column '{column}' (columns: {', '.join(columns)})"
+    elif kind in _KIND_WORDS and column is not None:
+        got = _shown(error.get("input"))
+        message = f"{where}, column '{column}': expected {_KIND_WORDS[kind]}, got {got}"
+    elif row is not None and column is None:
+        message = f"{where}: expected an object of column: value, got {_shown(error.get('input'))}"
+    elif loc == ["body"] or loc == ["body", "rows"]:
+        message = f"request: {error.get('msg', 'invalid')}; expected {{\"rows\": [{{...}}, ...]}}"
+    else:
+        message = f"{'.'.join(map(str, loc))}: {error.get('msg', 'invalid')}"
+    return {"row": row, "column": column, "message": message}
+
+
+def validation_answer(errors: Sequence[dict[str, Any]], columns: Sequence[str]) -> tuple[int, dict]:
+    """Status and body for a refused request: 400 malformed JSON, 413 too many rows, else 422."""
+    kinds = {e.get("type") for e in errors}
+    if "json_invalid" in kinds:
+        first = next(e for e in errors if e.get("type") == "json_invalid")
+        detail = first.get("ctx", {}).get("error", first.get("msg", ""))
+        return 400, {"error": f"malformed JSON: {detail}"}
+    rows_loc = ["body", "rows"]
+    too_long = [e for e in errors if e.get("type") == "too_long" and list(e["loc"]) == rows_loc]
+    if too_long:
+        limit = too_long[0].get("ctx", {}).get("max_length")
+        return 413, {"error": f"more than {limit} rows in one request (NBML_MAX_ROWS)"}
+    described = [describe_error(dict(e), columns) for e in errors[:MAX_LISTED]]
+    more = f" (and {len(errors) - MAX_LISTED} more)" if len(errors) > MAX_LISTED else ""
+    return 422, {"error": "; ".join(d["message"] for d in described) + more, "detail": described}

@@ -1,0 +1,105 @@
+"""The model to serve: the file ``dvc.lock`` records, checked byte for byte, loaded with skops.
+
+A model file that DVC did not record (trained by hand, copied in, or edited)
+is refused: answers must be traceable to the run that produced them.
+Loading goes through :func:`nbml.steps.model.load_model`, which trusts only
+the listed types and never reads pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nbml.errors import ModelError, ServeError
+from nbml.project import Project, load_yaml
+from nbml.steps.model import load_model
+
+LOCK_FILE = "dvc.lock"
+_CHUNK = 1 << 20
+
+
+def file_md5(path: Path) -> str:
+    """md5 of a file, as DVC computes it for a file output."""
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def recorded_out(lock: dict[str, Any], rel_path: str) -> tuple[str, str]:
+    """The stage that records ``rel_path`` as an output in dvc.lock, and its md5."""
+    for stage, spec in (lock.get("stages") or {}).items():
+        for out in spec.get("outs") or []:
+            if out.get("path") == rel_path and out.get("md5"):
+                return stage, str(out["md5"])
+    raise ServeError(
+        f"{LOCK_FILE} records no {rel_path}: run `dvc repro` (or `dvc pull`) first, "
+        "then serve the model it records"
+    )
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model and where it came from."""
+
+    model: Any
+    path: Path
+    rel_path: str
+    md5: str
+    stage: str
+    lock: dict[str, Any]
+
+
+def load_recorded_model(project: Project) -> ServedModel:
+    """Load the model dvc.lock records; refuse a missing, unrecorded or different file."""
+    rel = project.path_names["model"]
+    path = project.root / rel
+    lock_path = project.root / LOCK_FILE
+    if not lock_path.is_file():
+        raise ServeError(f"{lock_path}: not found; run `dvc repro` first to train a model")
+    lock = load_yaml(lock_path) or {}
+    stage, recorded = recorded_out(lock, rel)
+    if not path.is_file():
+        raise ServeError(f"{rel}: no model file; run `dvc repro` (or `dvc pull`) first")
+    actual = file_md5(path)
+    if actual != recorded:
+        raise ServeError(
+            f"{rel}: md5 {actual} differs from {recorded} recorded by stage '{stage}' in "
+            f"{LOCK_FILE}; refusing to serve a model no run recorded. Run `dvc repro` "
+            "(or `dvc checkout` to restore the recorded one)"
+        )
+    try:
+        model = load_model(path)
+    except ModelError as exc:
+        raise ServeError(str(exc)) from None
+    return ServedModel(model, path, rel, actual, stage, lock)
+
+
+def training_frame(project: Project) -> pd.DataFrame:
+    """The training split the model was fit on (the request schema is read from it)."""
+    path = project.root / project.path_names["train"]
+    if not path.is_file():
+        raise ServeError(f"{path}: training split not found; run `dvc repro` first")
+    return pd.read_parquet(path)
+
+
+def test_frame(project: Project) -> pd.DataFrame | None:
+    """The test split, for the try-it page's example row and the start-up self-check."""
+    path = project.root / project.path_names["test"]
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def read_metrics(project: Project) -> dict[str, Any]:
+    """The metrics the last evaluate wrote, or {} when it has not run."""
+    path = project.root / project.path_names["metrics"]
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}

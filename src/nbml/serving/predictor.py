@@ -1,0 +1,261 @@
+"""Rows in, labels and class probabilities out, identical to the saved model's answers.
+
+A one-row DataFrame through the ColumnTransformer costs milliseconds, almost
+all of it pandas overhead. For the preprocessing ``featurize`` builds
+(impute, scale, one-hot) the fitted parameters are read out once and applied
+with numpy to plain rows; the estimator then sees the same float64 matrix
+the pipeline would give it. At start-up both ways score rows of the test
+split (with missing values and an unseen category added) and must agree
+exactly; if they do not, or the preprocessing is of another kind, every
+request goes through the pipeline on a DataFrame instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from nbml.errors import ServeError
+from nbml.messages import say
+from nbml.serving.schema import BOOLEAN, NUMBER, ColumnSpec
+
+CLASSIFICATION = "classification"
+# Classifiers whose predict() is classes_[argmax(predict_proba())] in scikit-learn's
+# own code: for them the label is read from the probabilities, not computed twice.
+ARGMAX_PREDICT = (
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    DecisionTreeClassifier,
+)
+SELF_CHECK_ROWS = 300
+Row = tuple[Any, ...]
+
+
+def frame_from_rows(rows: list[Row], specs: list[ColumnSpec]) -> pd.DataFrame:
+    """Rows as the DataFrame the model was trained on: numbers float64, text str, None missing."""
+    data: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        values = [row[i] for row in rows]
+        if spec.kind == NUMBER:
+            data[spec.name] = np.array(values, dtype=np.float64)
+        elif spec.kind == BOOLEAN:
+            data[spec.name] = pd.array(values, dtype="boolean")
+        else:
+            data[spec.name] = pd.array(values, dtype="str")
+    return pd.DataFrame(data)
+
+
+@dataclass(frozen=True)
+class NumericBlock:
+    """Imputed (and maybe scaled) numeric columns: one ColumnTransformer part."""
+
+    index: list[int]
+    fill: np.ndarray
+    mean: np.ndarray | None
+    scale: np.ndarray | None
+
+    def apply(self, rows: list[Row]) -> np.ndarray:
+        x = np.array([[row[i] for i in self.index] for row in rows], dtype=np.float64)
+        missing = np.isnan(x)
+        if missing.any():
+            x[missing] = np.broadcast_to(self.fill, x.shape)[missing]
+        if self.mean is not None:
+            x -= self.mean
+        if self.scale is not None:
+            x /= self.scale
+        return x
+
+
+@dataclass(frozen=True)
+class OneHotBlock:
+    """Imputed, one-hot encoded categorical columns; unknown values give all zeros."""
+
+    index: list[int]
+    fill: list[Any]
+    categories: list[dict[Any, int]]
+    width: int
+
+    def apply(self, rows: list[Row]) -> np.ndarray:
+        out = np.zeros((len(rows), self.width), dtype=np.float64)
+        offset = 0
+        for j, i in enumerate(self.index):
+            positions = self.categories[j]
+            for r, row in enumerate(rows):
+                value = self.fill[j] if row[i] is None else row[i]
+                hit = positions.get(value)
+                if hit is not None:
+                    out[r, offset + hit] = 1.0
+            offset += len(positions)
+        return out
+
+
+Block = NumericBlock | OneHotBlock
+
+
+def _imputer_fill(imputer: Any) -> np.ndarray | None:
+    ok = (
+        isinstance(imputer, SimpleImputer)
+        and not imputer.add_indicator
+        and pd.isna(imputer.missing_values)
+    )
+    return np.asarray(imputer.statistics_) if ok else None
+
+
+def _numeric_block(steps: list[Any], index: list[int]) -> NumericBlock | None:
+    fill = _imputer_fill(steps[0])
+    if fill is None or np.isnan(fill.astype(np.float64)).any() or len(steps) > 2:
+        return None
+    mean = scale = None
+    if len(steps) == 2:
+        scaler = steps[1]
+        if not isinstance(scaler, StandardScaler):
+            return None
+        mean = scaler.mean_ if scaler.with_mean else None
+        scale = scaler.scale_ if scaler.with_std else None
+    return NumericBlock(index, fill.astype(np.float64), mean, scale)
+
+
+def _onehot_block(steps: list[Any], index: list[int]) -> OneHotBlock | None:
+    fill = _imputer_fill(steps[0])
+    if fill is None or len(steps) != 2 or not isinstance(steps[1], OneHotEncoder):
+        return None
+    enc = steps[1]
+    infrequent = getattr(enc, "_infrequent_enabled", False)
+    plain = enc.drop is None and enc.handle_unknown == "ignore" and not infrequent
+    if not plain or any(pd.isna(v) for v in fill):
+        return None
+    cats = [{c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(cs)}
+            for cs in enc.categories_]
+    return OneHotBlock(index, list(fill), cats, sum(len(c) for c in cats))
+
+
+def compile_blocks(pre: Any, specs: list[ColumnSpec]) -> list[Block] | None:
+    """The fitted preprocessing as numpy blocks, or None when it is of another kind."""
+    if not isinstance(pre, ColumnTransformer):
+        return None
+    position = {s.name: i for i, s in enumerate(specs)}
+    blocks: list[Block] = []
+    for _name, trans, cols in pre.transformers_:
+        if isinstance(trans, str) and trans == "drop":
+            continue
+        if not isinstance(trans, Pipeline) or any(c not in position for c in cols):
+            return None
+        steps, index = [s for _, s in trans.steps], [position[c] for c in cols]
+        if isinstance(steps[-1], OneHotEncoder):
+            block: Block | None = _onehot_block(steps, index)
+        elif {specs[i].kind for i in index} == {NUMBER}:
+            block = _numeric_block(steps, index)
+        else:
+            block = None
+        if block is None:
+            return None
+        blocks.append(block)
+    return blocks or None
+
+
+def _plain_labels(values: np.ndarray) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+class Predictor:
+    """The served model as a function of plain rows (tuples in the columns' order)."""
+
+    def __init__(self, model: Any, specs: list[ColumnSpec]):
+        if not hasattr(model, "predict_proba"):
+            raise ServeError(
+                f"{type(model).__name__} has no predict_proba: only classifiers are served yet"
+            )
+        self.model = model
+        self.specs = specs
+        self.task = CLASSIFICATION
+        self.classes: list[Any] = _plain_labels(np.asarray(model.classes_))
+        self.estimator = model[-1] if isinstance(model, Pipeline) else model
+        pre = model[:-1] if isinstance(model, Pipeline) and len(model) == 2 else None
+        self.blocks = compile_blocks(model[0], specs) if pre is not None else None
+        self.fast_label = isinstance(self.estimator, ARGMAX_PREDICT)
+
+    @property
+    def fast(self) -> bool:
+        """True when requests skip the DataFrame (the start-up check passed)."""
+        return self.blocks is not None
+
+    def reference(self, rows: list[Row]) -> tuple[list[Any], np.ndarray]:
+        """What the saved model answers for these rows, through a DataFrame."""
+        frame = frame_from_rows(rows, self.specs)
+        return _plain_labels(self.model.predict(frame)), self.model.predict_proba(frame)
+
+    def predict(self, rows: list[Row]) -> tuple[list[Any], np.ndarray]:
+        """Labels and class probabilities (one row per input row, classes in model order)."""
+        if self.blocks is None:
+            return self.reference(rows)
+        parts = [block.apply(rows) for block in self.blocks]
+        x = parts[0] if len(parts) == 1 else np.hstack(parts)
+        proba = self.estimator.predict_proba(x)
+        if self.fast_label:
+            labels = np.asarray(self.estimator.classes_).take(np.argmax(proba, axis=1))
+        else:
+            labels = self.estimator.predict(x)
+        return _plain_labels(labels), proba
+
+    def self_check(self, sample: pd.DataFrame) -> bool:
+        """Score ``sample`` both ways; keep the numpy way only if every answer is identical."""
+        if self.blocks is None:
+            return False
+        rows = check_rows(sample.head(SELF_CHECK_ROWS), self.specs)
+        try:
+            labels, proba = self.predict(rows)
+        except Exception as exc:  # any failure means: not the model's answers
+            labels, proba, why = [], np.empty(0), f"{type(exc).__name__}: {exc}"
+        else:
+            why = ""
+        ref_labels, ref_proba = self.reference(rows)
+        if why or labels != ref_labels or not np.array_equal(proba, ref_proba):
+            say(f"serving: rows go through the pipeline on a DataFrame (fast path differs) {why}")
+            self.blocks = None
+            return False
+        return True
+
+
+def check_rows(sample: pd.DataFrame, specs: list[ColumnSpec]) -> list[Row]:
+    """Rows for the start-up check: real rows, each column missing in turn, an unseen category."""
+    base = [
+        tuple(None if pd.isna(v) else v for v in (_cell(sample, r, s) for s in specs))
+        for r in range(len(sample))
+    ]
+    rows = list(base)
+    for k in range(len(specs)):
+        for r, row in enumerate(base[: 2 * len(specs)]):
+            if r % len(specs) == k or r < 2:
+                rows.append(row[:k] + (None,) + row[k + 1 :])
+    for k, spec in enumerate(specs):
+        if spec.kind not in (NUMBER, BOOLEAN) and base:
+            rows.append(base[0][:k] + ("\x00never seen",) + base[0][k + 1 :])
+    rows.append(tuple(None for _ in specs))
+    return rows
+
+
+def _cell(sample: pd.DataFrame, r: int, spec: ColumnSpec) -> Any:
+    if spec.name not in sample.columns:
+        return None
+    value = sample[spec.name].iloc[r]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def quiet_feature_name_warning() -> None:
+    """The estimator was fit on named columns and now gets a matrix of the same columns."""
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")

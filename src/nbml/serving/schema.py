@@ -1,0 +1,133 @@
+"""The request contract, generated from the training split.
+
+Each raw source column the model was fit on (target excluded) becomes one
+field of a pydantic ``Row`` model: numbers for numeric columns, text for text
+columns, ``null`` for missing, as in the training data. Unknown columns are
+refused, and so is text in a numeric column; the allowed categories are shown
+as examples, so ``/docs`` and ``/openapi.json`` document the real columns.
+Columns the model drops may be sent or left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+
+NUMBER, TEXT, BOOLEAN = "number", "text", "boolean"
+# Categories listed in the schema, per column; the rest are still accepted.
+MAX_EXAMPLES = 50
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One request column: its name, kind of value, and what training saw in it."""
+
+    name: str
+    kind: str
+    used: bool = True
+    categories: list[Any] = field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
+    example: Any = None
+
+
+def _plain(value: Any) -> Any:
+    """A numpy or pandas scalar as a JSON-ready Python value (missing as None)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def column_kind(values: pd.Series) -> str:
+    if ptypes.is_bool_dtype(values):
+        return BOOLEAN
+    if ptypes.is_numeric_dtype(values):
+        return NUMBER
+    return TEXT
+
+
+def column_spec(name: str, values: pd.Series, used: bool, categorical: bool) -> ColumnSpec:
+    """Describe one training column: kind, range or categories, an example value."""
+    kind = column_kind(values)
+    present = values.dropna()
+    example = _plain(present.iloc[0]) if len(present) else None
+    categories: list[Any] = []
+    if kind != NUMBER or categorical:
+        categories = sorted((_plain(v) for v in present.unique()), key=str)
+    low = high = None
+    if kind == NUMBER and len(present):
+        low, high = float(present.min()), float(present.max())
+    return ColumnSpec(str(name), kind, used, categories, low, high, example)
+
+
+def feature_specs(
+    train: pd.DataFrame, columns: list[str], used: set[str], categorical: set[str]
+) -> list[ColumnSpec]:
+    """The request columns, in the model's column order."""
+    return [column_spec(c, train[c], c in used, c in categorical) for c in columns]
+
+
+def _value_type(kind: str) -> Any:
+    # Strict: "3.5" in a numeric column is text, refused, not quietly converted;
+    # a JSON integer is still a number.
+    base = {NUMBER: float, TEXT: str, BOOLEAN: bool}[kind]
+    return Annotated[base, Strict()] | None
+
+
+def _description(spec: ColumnSpec) -> str:
+    if spec.categories:
+        shown = ", ".join(map(str, spec.categories[:MAX_EXAMPLES]))
+        more = " ..." if len(spec.categories) > MAX_EXAMPLES else ""
+        return f"{spec.kind}; seen in training: {shown}{more}; null if missing"
+    if spec.minimum is not None:
+        return f"{spec.kind}; training range {spec.minimum:g} to {spec.maximum:g}; null if missing"
+    return f"{spec.kind}; null if missing"
+
+
+def row_model(specs: list[ColumnSpec]) -> type[BaseModel]:
+    """A pydantic model of one request row: one field per column, named as the column."""
+    fields: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        examples = spec.categories[:MAX_EXAMPLES] if spec.categories else [spec.example]
+        info = Field(
+            ... if spec.used else None,
+            alias=spec.name,
+            description=_description(spec) + ("" if spec.used else "; not used by the model"),
+            examples=examples,
+        )
+        fields[f"c{i}"] = (_value_type(spec.kind) if spec.used else Any, info)
+    config = ConfigDict(extra="forbid", populate_by_name=False)
+    return create_model("Row", __config__=config, **fields)
+
+
+def request_model(row: type[BaseModel], max_rows: int, example: dict[str, Any]) -> type[BaseModel]:
+    """``{"rows": [Row, ...]}``, at most ``max_rows`` rows."""
+    rows_type = Annotated[list[row], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rows": [example]}]})
+    return create_model("PredictRequest", __config__=config, rows=(rows_type, ...))
+
+
+class Prediction(BaseModel):
+    """One row's answer from a classifier."""
+
+    label: str | int | float | bool
+    probabilities: dict[str, float]
+
+
+class PredictResponse(BaseModel):
+    """The answers, in request order."""
+
+    predictions: list[Prediction]
+
+
+def example_row(specs: list[ColumnSpec], frame: pd.DataFrame | None) -> dict[str, Any]:
+    """A real row (from ``frame``, e.g. the test split) as a request row; else typical values."""
+    if frame is not None and len(frame):
+        first = frame.iloc[0]
+        return {s.name: _plain(first[s.name]) for s in specs if s.name in frame.columns}
+    return {s.name: s.example for s in specs}

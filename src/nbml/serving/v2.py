@@ -1,0 +1,137 @@
+"""The Open Inference Protocol (KServe v2) beside the plain routes.
+
+``POST /v2/models/{name}/infer`` takes one input tensor per column
+(``{"name": column, "datatype": "FP64" | "BYTES" | "BOOL", "shape": [n], "data": [...]}``)
+and answers two outputs: ``label`` (``[n]``) and ``probabilities`` (``[n, classes]``,
+row-major), from the same model and checks as ``/predict``. Errors are
+``{"error": ...}``, as KServe and MLServer answer them.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the body models at run time.
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from nbml.serving.answers import describe_error
+from nbml.serving.schema import BOOLEAN, NUMBER
+from nbml.serving.service import Service
+
+DATATYPES = {NUMBER: "FP64", BOOLEAN: "BOOL"}
+TEXT_DATATYPE = "BYTES"
+
+
+class InferInput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class InferRequest(BaseModel):
+    id: str | None = None
+    inputs: list[InferInput]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def model_metadata(service: Service) -> dict[str, Any]:
+    predictor = service.predictor
+    classes = predictor.classes if predictor else []
+    return {
+        "name": service.settings.model_name,
+        "versions": [service.md5],
+        "platform": "scikit-learn",
+        "inputs": [
+            {"name": s.name, "datatype": DATATYPES.get(s.kind, TEXT_DATATYPE), "shape": [-1]}
+            for s in service.specs
+        ],
+        "outputs": [
+            {"name": "label", "datatype": TEXT_DATATYPE, "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]},
+        ],
+        "parameters": {"classes": [str(c) for c in classes], "task": "classification"},
+    }
+
+
+def columns_to_rows(service: Service, inputs: list[InferInput]) -> list[dict[str, Any]] | str:
+    """Columnar inputs as request rows, or a message saying what is wrong with them."""
+    given = {i.name: i for i in inputs}
+    known = {s.name for s in service.specs}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        return f"unknown input(s) {', '.join(unknown)} (inputs: {', '.join(sorted(known))})"
+    lengths = {len(i.data) for i in inputs}
+    if len(lengths) > 1:
+        return "inputs have different lengths: " + ", ".join(
+            f"{i.name}={len(i.data)}" for i in inputs
+        )
+    for i in inputs:
+        if i.shape not in ([len(i.data)], [len(i.data), 1]):
+            return f"input '{i.name}': shape {i.shape} does not match {len(i.data)} values"
+    n = lengths.pop() if lengths else 0
+    return [{name: given[name].data[r] for name in given} for r in range(n)]
+
+
+def infer_outputs(labels: list[Any], proba: Any) -> list[dict[str, Any]]:
+    n, k = proba.shape
+    return [
+        {"name": "label", "datatype": TEXT_DATATYPE, "shape": [n], "data": labels},
+        {"name": "probabilities", "datatype": "FP64", "shape": [n, k],
+         "data": proba.ravel().tolist()},
+    ]
+
+
+def router(service: Service) -> APIRouter:
+    """The v2 health, model metadata and infer routes."""
+    api = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
+    name = service.settings.model_name
+
+    @api.get("/health/live")
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @api.get("/health/ready")
+    async def ready() -> JSONResponse:
+        return JSONResponse({"ready": service.ready}, status_code=200 if service.ready else 503)
+
+    @api.get("/models/{model_name}")
+    async def metadata(model_name: str) -> JSONResponse:
+        if model_name != name:
+            return _error(404, f"no model '{model_name}' (this service has '{name}')")
+        return JSONResponse(model_metadata(service))
+
+    @api.get("/models/{model_name}/ready")
+    async def model_ready(model_name: str) -> JSONResponse:
+        if model_name != name:
+            return _error(404, f"no model '{model_name}' (this service has '{name}')")
+        return JSONResponse({"name": name, "ready": service.ready})
+
+    @api.post("/models/{model_name}/infer")
+    async def infer(model_name: str, body: InferRequest) -> JSONResponse:
+        if model_name != name:
+            return _error(404, f"no model '{model_name}' (this service has '{name}')")
+        if not service.ready:
+            return _error(503, "the model is not loaded yet")
+        rows = columns_to_rows(service, body.inputs)
+        if isinstance(rows, str):
+            return _error(400, rows)
+        if len(rows) > service.settings.max_rows:
+            return _error(413, f"more than {service.settings.max_rows} rows (NBML_MAX_ROWS)")
+        try:
+            request = service.request_model.model_validate({"rows": rows})
+        except ValidationError as exc:
+            columns = [s.name for s in service.specs]
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            return _error(400, "; ".join(describe_error(e, columns)["message"] for e in errors))
+        plain = [tuple(r.__dict__.values()) for r in request.rows]  # type: ignore[attr-defined]
+        labels, proba = await service.batcher.submit(plain)  # type: ignore[union-attr]
+        outputs = infer_outputs(labels, proba)
+        return JSONResponse({"model_name": name, "model_version": service.md5,
+                             "id": body.id, "outputs": outputs})
+
+    return api
