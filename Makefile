@@ -66,3 +66,14 @@ pr-report: setup ## write reports/pr-report.md: metrics/params diff and plots ag
 
 bench-exp: setup ## time four queued experiments with -j 2 against four run one by one
 	$(BIN)/python -m tools.bench_exp
+
+.PHONY: serve score bench-serve
+serve: setup ## serve the model dvc.lock records on http://127.0.0.1:8000 (HOST, PORT, WORKERS)
+	$(BIN)/python -m nbml.serving serve
+
+score: setup ## predict a CSV/Parquet file with that model: make score IN=new.csv OUT=pred.csv
+	@test -n "$(IN)" && test -n "$(OUT)" || { echo "usage: make score IN=input.csv OUT=predictions.csv" >&2; exit 2; }
+	$(BIN)/python -m nbml.serving score "$(IN)" "$(OUT)"
+
+bench-serve: setup ## the model service vs a plain FastAPI endpoint: requests/s, p50/p99, ratio
+	$(BIN)/python -m tools.bench_serve

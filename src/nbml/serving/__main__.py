@@ -41,6 +41,7 @@ def serve() -> int:
     from nbml.project import find_root
     from nbml.serving.service import Service
     from nbml.serving.settings import Settings
+    from nbml.serving.transport import NoDelayH11Protocol
 
     settings = Settings.from_env(find_root())
     service = Service.prepare(settings)
@@ -54,6 +55,7 @@ def serve() -> int:
     uvicorn.run(
         "nbml.serving.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, access_log=False, log_level="warning",
+        http=NoDelayH11Protocol,
     )
     return 0
 
