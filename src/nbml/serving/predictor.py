@@ -12,7 +12,7 @@ request goes through the pipeline on a DataFrame instead.
 
 from __future__ import annotations
 
-import warnings
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,7 +184,7 @@ class Predictor:
         self.specs = specs
         self.task = CLASSIFICATION
         self.classes: list[Any] = _plain_labels(np.asarray(model.classes_))
-        self.estimator = model[-1] if isinstance(model, Pipeline) else model
+        self.estimator = _unnamed(model[-1] if isinstance(model, Pipeline) else model)
         pre = model[:-1] if isinstance(model, Pipeline) and len(model) == 2 else None
         self.blocks = compile_blocks(model[0], specs) if pre is not None else None
         self.fast_label = isinstance(self.estimator, ARGMAX_PREDICT)
@@ -256,6 +256,10 @@ def _cell(sample: pd.DataFrame, r: int, spec: ColumnSpec) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def quiet_feature_name_warning() -> None:
-    """The estimator was fit on named columns and now gets a matrix of the same columns."""
-    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+def _unnamed(estimator: Any) -> Any:
+    """A shallow copy without ``feature_names_in_``: it gets a matrix of the same columns,
+    and would otherwise warn on every call that the matrix has no column names."""
+    unnamed = copy.copy(estimator)
+    if "feature_names_in_" in vars(unnamed):
+        del unnamed.feature_names_in_
+    return unnamed

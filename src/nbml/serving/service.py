@@ -12,7 +12,7 @@ from nbml.project import Project, load_yaml
 from nbml.serving.batching import MicroBatcher
 from nbml.serving.loading import LOCK_FILE, load_recorded_model, recorded_out, test_frame
 from nbml.serving.metadata import describe, request_specs
-from nbml.serving.predictor import Predictor, quiet_feature_name_warning
+from nbml.serving.predictor import Predictor
 from nbml.serving.schema import ColumnSpec, example_row, request_model, row_model
 from nbml.serving.settings import Settings
 
@@ -60,7 +60,6 @@ class Service:
                 f"{served.rel_path} was fit on columns {fitted}, but the training split "
                 f"has {columns}; run `dvc repro`"
             )
-        quiet_feature_name_warning()
         predictor = Predictor(served.model, self.specs)
         sample = test_frame(self.project)
         if sample is not None:

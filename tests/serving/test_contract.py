@@ -1,0 +1,110 @@
+"""The /predict contract, status and metadata routes, in-process (FastAPI's TestClient)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from expected import model_answers, sample_rows
+
+
+@pytest.fixture(scope="module")
+def rows(trained):
+    return sample_rows(trained)
+
+
+def test_predictions_equal_the_model_and_keep_request_order(client, trained, rows):
+    # every column missing in turn, and a category training never saw
+    gaps = [{**rows[i], column: None} for i, column in enumerate(rows[0])]
+    sent = rows[:90] + gaps + [{**rows[0], "island": "Atlantis"}]
+    answer = client.post("/predict", json={"rows": sent})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == model_answers(trained, sent)
+    assert len({p["label"] for p in answer.json()["predictions"]}) == 3
+
+
+def test_null_means_missing(client, trained, rows):
+    row = {**rows[0], "sex": None, "bill_length_mm": None}
+    answer = client.post("/predict", json={"rows": [row]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == model_answers(trained, [row])
+
+
+@pytest.mark.parametrize(
+    "change, column, words",
+    [
+        ({"drop": "sex"}, "sex", "missing column 'sex'"),
+        ({"add": ("wings", 2)}, "wings", "unknown column 'wings'"),
+        ({"set": ("bill_length_mm", "long")}, "bill_length_mm", "expected a number or null"),
+        ({"set": ("bill_length_mm", "39.1")}, "bill_length_mm", "got text '39.1'"),
+        ({"set": ("island", 3)}, "island", "expected text or null, got 3"),
+        ({"set": ("body_mass_g", True)}, "body_mass_g", "expected a number or null"),
+    ],
+)
+def test_bad_rows_get_422_naming_row_and_column(client, rows, change, column, words):
+    bad = dict(rows[1])
+    if "drop" in change:
+        del bad[change["drop"]]
+    else:
+        key, value = change.get("add") or change["set"]
+        bad[key] = value
+    answer = client.post("/predict", json={"rows": [rows[0], bad]})
+    assert answer.status_code == 422
+    body = answer.json()
+    assert words in body["error"] and "row 1" in body["error"]
+    assert body["detail"][0]["row"] == 1 and body["detail"][0]["column"] == column
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (b'{"rows": [{"island": "Biscoe",', 400, "malformed JSON"),
+        (b"[1, 2]", 422, "expected {\"rows\""),
+        (b'{"rows": []}', 422, "at least 1"),
+        (b'{"rows": [5]}', 422, "row 0: expected an object"),
+    ],
+)
+def test_malformed_bodies_get_4xx_not_500(client, body, status, words):
+    answer = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == status
+    assert words in answer.json()["error"]
+
+
+def test_too_many_rows_and_too_large_bodies_get_413(client, rows):
+    many = client.post("/predict", json={"rows": [rows[0]] * 101})  # the client's limit is 100
+    assert many.status_code == 413 and "more than 100 rows" in many.json()["error"]
+    large = client.post("/predict", json={"rows": [rows[0]], "pad": "x" * 70_000})
+    assert large.status_code == 413 and "bytes" in large.json()["error"]
+    assert client.post("/predict", json={"rows": rows[:2]}).status_code == 200
+
+
+def test_health_ready_and_metadata_name_the_run(client, trained):
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json() == {"status": "ready"}
+    meta = client.get("/metadata").json()
+    lock = yaml.safe_load((trained / "dvc.lock").read_text())
+    assert meta["model"]["md5"] == lock["stages"]["train"]["outs"][0]["md5"]
+    assert meta["params"]["train"]["estimator"].endswith("HistGradientBoostingClassifier")
+    assert meta["metrics"] == {"accuracy": 0.99}
+    assert meta["task"] == "classification" and meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert "revision" in meta["git"] and meta["fast_path"] is True
+    names = [f["name"] for f in meta["features"]]
+    assert names[:2] == ["island", "bill_length_mm"] and "species" not in names
+
+
+def test_openapi_documents_the_real_columns(client):
+    schema = client.get("/openapi.json").json()
+    row = schema["components"]["schemas"]["Row"]
+    assert "species" not in row["properties"]
+    assert row["properties"]["island"]["examples"] == ["Biscoe", "Dream", "Torgersen"]
+    assert row["additionalProperties"] is False and "sex" in row["required"]
+    assert {"413", "422"} <= set(schema["paths"]["/predict"]["post"]["responses"])
+
+
+def test_docs_and_redoc_load_nothing_from_the_network(client):
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "cdn." not in html and "https://" not in html.replace("https://fonts", "")
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+            if asset in html:
+                assert client.get(f"/static-offline-docs/{asset}").status_code == 200
+    assert "redoc.standalone.js" in client.get("/redoc").text
