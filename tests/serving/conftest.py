@@ -9,7 +9,6 @@ project, and a ``dvc.lock`` records the model's md5 and training params as
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from served import serve_env
 
 from nbml.project import Project, paths
 from nbml.serving.app import create_app
@@ -94,11 +94,6 @@ def client(trained: Path) -> Iterator[TestClient]:
     settings = Settings(trained, max_rows=100, max_body_bytes=64 * 1024)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def serve_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NBML_ROOT", "WORKERS")}
-    return {**env, **extra}
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from expected import model_answers, sample_rows
+from served import model_answers, sample_rows
 
 
 @pytest.fixture(scope="module")

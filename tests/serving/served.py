@@ -1,8 +1,9 @@
-"""What the saved model itself answers, to compare the service with."""
+"""Helpers of the service tests: the saved model's own answers, the server's environment."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,9 @@ def model_answers(root: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]
         {"label": str(label), "probabilities": dict(zip(classes, p.tolist(), strict=True))}
         for label, p in zip(labels, proba, strict=True)
     ]
+
+
+def serve_env(**extra: str) -> dict[str, str]:
+    """The environment for ``python -m nbml.serving serve`` in a test project."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NBML_ROOT", "WORKERS")}
+    return {**env, **extra}

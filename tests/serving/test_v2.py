@@ -1,0 +1,56 @@
+"""The Open Inference Protocol (KServe v2) routes give the same answers as the model."""
+
+from __future__ import annotations
+
+from served import model_answers, sample_rows
+
+
+def columnar(rows, kinds):
+    return [
+        {"name": c, "shape": [len(rows)], "datatype": kinds[c], "data": [r[c] for r in rows]}
+        for c in rows[0]
+    ]
+
+
+def kinds_of(client):
+    return {i["name"]: i["datatype"] for i in client.get("/v2/models/nbml").json()["inputs"]}
+
+
+def test_health_and_model_metadata(client):
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    meta = client.get("/v2/models/nbml").json()
+    assert meta["name"] == "nbml" and meta["platform"] == "scikit-learn"
+    assert {"name": "island", "datatype": "BYTES", "shape": [-1]} in meta["inputs"]
+    assert {"name": "body_mass_g", "datatype": "FP64", "shape": [-1]} in meta["inputs"]
+    assert [o["name"] for o in meta["outputs"]] == ["label", "probabilities"]
+    assert client.get("/v2/models/other").status_code == 404
+
+
+def test_infer_with_columnar_inputs_equals_the_model(client, trained):
+    rows = sample_rows(trained, 12) + [{**sample_rows(trained, 1)[0], "sex": None}]
+    body = {"id": "r1", "inputs": columnar(rows, kinds_of(client))}
+    answer = client.post("/v2/models/nbml/infer", json=body)
+    assert answer.status_code == 200, answer.text
+    out = {o["name"]: o for o in answer.json()["outputs"]}
+    expected = model_answers(trained, rows)
+    assert answer.json()["id"] == "r1"
+    assert out["label"]["data"] == [e["label"] for e in expected]
+    assert out["probabilities"]["shape"] == [len(rows), 3]
+    flat = [p for e in expected for p in e["probabilities"].values()]
+    assert out["probabilities"]["data"] == flat
+
+
+def test_infer_errors_name_the_input(client, trained):
+    rows = sample_rows(trained, 3)
+    inputs = columnar(rows, kinds_of(client))
+    wrong = [dict(i, data=["x", 1, 2]) if i["name"] == "bill_depth_mm" else i for i in inputs]
+    answer = client.post("/v2/models/nbml/infer", json={"inputs": wrong})
+    assert answer.status_code == 400
+    assert "row 0, column 'bill_depth_mm'" in answer.json()["error"]
+    missing = [i for i in inputs if i["name"] != "sex"]
+    answer = client.post("/v2/models/nbml/infer", json={"inputs": missing})
+    assert answer.status_code == 400 and "missing column 'sex'" in answer.json()["error"]
+    short = [dict(i, shape=[2]) if i["name"] == "year" else i for i in inputs]
+    answer = client.post("/v2/models/nbml/infer", json={"inputs": short})
+    assert answer.status_code == 400 and "input 'year'" in answer.json()["error"]
