@@ -108,3 +108,7 @@ def test_docs_and_redoc_load_nothing_from_the_network(client):
             if asset in html:
                 assert client.get(f"/static-offline-docs/{asset}").status_code == 200
     assert "redoc.standalone.js" in client.get("/redoc").text
+    # ReDoc's bundle would fetch a logo from a CDN: the pages allow only 'self'
+    for page in ("/", "/docs", "/redoc"):
+        policy = client.get(page).headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "img-src 'self' data:" in policy

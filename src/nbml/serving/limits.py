@@ -83,3 +83,34 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+# Pages may load only from the service itself. ReDoc's bundle shows a logo from
+# its vendor's CDN in the sidebar; this keeps the browser from fetching it.
+OFFLINE_POLICY = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
+
+
+class OfflinePages:
+    """ASGI middleware: HTML answers carry a Content-Security-Policy allowing only 'self'."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                html = any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                if html:
+                    headers.append((b"content-security-policy", OFFLINE_POLICY))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
