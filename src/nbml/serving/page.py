@@ -97,8 +97,11 @@ def _js(value: Any) -> str:
 
 def page_html(service: Service) -> str:
     """The whole page: inline style and script, fields pre-filled with a test-split row."""
+    # columns the model drops (identifiers, dates) may be left out of a request
     fields = "\n".join(
-        field_html(i, s, service.example.get(s.name)) for i, s in enumerate(service.specs)
+        field_html(i, s, service.example.get(s.name))
+        for i, s in enumerate(service.specs)
+        if s.used
     )
     md5 = html.escape(service.md5)
     return (

@@ -1,0 +1,88 @@
+"""Rows to answers: the numpy path equals the pipeline, and falls back when it would not."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import MinMaxScaler
+
+from nbml.project import paths
+from nbml.serving.batching import MicroBatcher
+from nbml.serving.predictor import NumericBlock, Predictor, check_rows
+from nbml.serving.service import Service
+from nbml.serving.settings import Settings
+from nbml.steps import data, features, model
+
+
+@pytest.fixture(scope="module")
+def service(trained):
+    service = Service.prepare(Settings(trained))
+    service.load()
+    return service
+
+
+@pytest.fixture(scope="module")
+def rows(trained, service):
+    return check_rows(pd.read_parquet(paths(trained).test), service.specs)
+
+
+def test_numpy_rows_give_exactly_the_pipelines_answers(service, rows):
+    predictor = service.predictor
+    assert predictor.fast
+    labels, proba = predictor.predict(rows)
+    ref_labels, ref_proba = predictor.reference(rows)
+    assert labels == ref_labels and np.array_equal(proba, ref_proba)
+    assert any(None in row for row in rows) and len(rows) > 100
+
+
+def test_a_numpy_path_that_differs_is_dropped_at_start(service, rows, trained):
+    predictor = Predictor(service.predictor.model, service.specs)
+    block = predictor.blocks[0]
+    assert isinstance(block, NumericBlock)
+    predictor.blocks[0] = dataclasses.replace(block, fill=block.fill + 1.0)  # a wrong median
+    assert predictor.self_check(pd.read_parquet(paths(trained).test)) is False
+    assert not predictor.fast
+    labels, proba = predictor.predict(rows)
+    assert np.array_equal(proba, predictor.reference(rows)[1])
+
+
+def test_other_preprocessing_goes_through_the_pipeline(service, trained, rows):
+    train = pd.read_parquet(paths(trained).train)
+    types = features.infer_feature_types(train, "species")
+    pre = features.build_preprocessor(types)
+    pre.transformers[0][1].steps[1] = ("scale", MinMaxScaler())
+    X, y = data.split_xy(train, "species")
+    est = model.make_estimator("sklearn.linear_model.LogisticRegression", {"max_iter": 500})
+    fitted = model.compose(pre, est).fit(X, y)
+    predictor = Predictor(fitted, service.specs)
+    assert not predictor.fast
+    labels, proba = predictor.predict(rows)
+    frame = pd.DataFrame(rows, columns=[s.name for s in service.specs])
+    frame = frame.astype({c: "str" for c in ("island", "sex")})
+    assert np.array_equal(proba, fitted.predict_proba(frame))
+
+
+def test_concurrent_requests_share_one_call_and_get_their_own_rows(service, rows):
+    calls: list[int] = []
+
+    def predict(batch):
+        calls.append(len(batch))
+        return service.predictor.predict(batch)
+
+    async def main():
+        batcher = MicroBatcher(predict, wait_ms=20, max_batch=64)
+        batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(rows[i : i + 2]) for i in range(0, 16, 2)))
+        finally:
+            await batcher.stop()
+
+    answers = asyncio.run(main())
+    assert sum(calls) == 16 and len(calls) < 8
+    for k, (labels, proba) in enumerate(answers):
+        ref_labels, ref_proba = service.predictor.predict(rows[2 * k : 2 * k + 2])
+        assert labels == ref_labels and np.array_equal(proba, ref_proba)
