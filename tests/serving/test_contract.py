@@ -86,7 +86,7 @@ def test_health_ready_and_metadata_name_the_run(client, trained):
     assert meta["params"]["train"]["estimator"].endswith("HistGradientBoostingClassifier")
     assert meta["metrics"] == {"accuracy": 0.99}
     assert meta["task"] == "classification" and meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
-    assert "revision" in meta["git"] and meta["fast_path"] is True
+    assert "revision" in meta["git"] and meta["fast_path"] is True and meta["tree_walk"] is True
     names = [f["name"] for f in meta["features"]]
     assert names[:2] == ["island", "bill_length_mm"] and "species" not in names
 

@@ -12,7 +12,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from nbml.project import paths
 from nbml.serving.batching import MicroBatcher
-from nbml.serving.predictor import NumericBlock, Predictor, check_rows
+from nbml.serving.predictor import FOREST_MAX_ROWS, NumericBlock, Predictor, check_rows
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
 from nbml.steps import data, features, model
@@ -37,6 +37,20 @@ def test_numpy_rows_give_exactly_the_pipelines_answers(service, rows):
     ref_labels, ref_proba = predictor.reference(rows)
     assert labels == ref_labels and np.array_equal(proba, ref_proba)
     assert any(None in row for row in rows) and len(rows) > 100
+    # small batches walk the trees with numpy: still exactly the same
+    assert predictor.forest is not None
+    for size in (1, 8, FOREST_MAX_ROWS):
+        parts = [predictor.predict(rows[i : i + size]) for i in range(0, len(rows), size)]
+        assert [label for part in parts for label in part[0]] == ref_labels
+        assert np.array_equal(np.vstack([part[1] for part in parts]), ref_proba)
+
+
+def test_a_tree_walk_that_differs_is_dropped_and_the_rest_kept(service, trained, rows):
+    predictor = Predictor(service.predictor.model, service.specs)
+    forest = predictor.forest
+    predictor.forest = dataclasses.replace(forest, threshold=forest.threshold + 0.05)
+    assert predictor.self_check(pd.read_parquet(paths(trained).test)) is True
+    assert predictor.forest is None and predictor.fast
 
 
 def test_a_numpy_path_that_differs_is_dropped_at_start(service, rows, trained):

@@ -88,6 +88,7 @@ class Service:
             "task": predictor.task if predictor else None,
             "classes": predictor.classes if predictor else None,
             "fast_path": predictor.fast if predictor else None,
+            "tree_walk": predictor.forest is not None if predictor else None,
             "features": [
                 {"name": s.name, "kind": s.kind, "used": s.used, "categories": s.categories}
                 for s in self.specs
