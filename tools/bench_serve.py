@@ -160,7 +160,7 @@ def same_answers(a: Result, b: Result) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_serve", description=__doc__)
     parser.add_argument("--plain-requests", type=int, default=400)
-    parser.add_argument("--requests", type=int, default=4000, help="sent to the service")
+    parser.add_argument("--requests", type=int, default=8000, help="sent to the service")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     root = find_root()

@@ -3,8 +3,8 @@
 The estimator's cost per call barely depends on the number of rows (for
 HistGradientBoosting it walks every tree once per call), so rows of requests
 that arrive together are scored together. Requests wait at most
-``wait_ms`` for company, and while one batch is being scored the next one
-fills up, so under load the wait is usually zero. Scoring runs in one worker
+``wait_ms`` for company (default 0), and while one batch is being scored
+the next one fills up with whatever arrives meanwhile. Scoring runs in one worker
 thread, which keeps the event loop answering other requests meanwhile.
 """
 

@@ -4,10 +4,12 @@ A one-row DataFrame through the ColumnTransformer costs milliseconds, almost
 all of it pandas overhead. For the preprocessing ``featurize`` builds
 (impute, scale, one-hot) the fitted parameters are read out once and applied
 with numpy to plain rows; the estimator then sees the same float64 matrix
-the pipeline would give it. At start-up both ways score rows of the test
-split (with missing values and an unseen category added) and must agree
-exactly; if they do not, or the preprocessing is of another kind, every
-request goes through the pipeline on a DataFrame instead.
+the pipeline would give it; a HistGradientBoostingClassifier's trees are
+then walked with numpy for small batches (:mod:`nbml.serving.trees`). At
+start-up every way scores rows of the test split (with missing values and
+an unseen category added) and must agree exactly with the pipeline; a way
+that does not is dropped, and with the preprocessing of another kind every
+request goes through the pipeline on a DataFrame.
 """
 
 from __future__ import annotations

@@ -46,8 +46,9 @@ class Settings:
     max_rows: int = 10_000
     # a row of a few dozen columns is well under 1 KiB as JSON
     max_body_bytes: int = 16 * 1024 * 1024
-    # how long the batcher waits for more requests once one arrived
-    batch_wait_ms: float = 1.0
+    # How long the batcher waits for more requests once one arrived. 0: none;
+    # requests that arrive while a batch is scored still form the next batch.
+    batch_wait_ms: float = 0.0
     max_batch: int = 256
     model_name: str = "nbml"
 
