@@ -15,6 +15,7 @@ from nbml.serving.batching import MicroBatcher
 from nbml.serving.predictor import FOREST_MAX_ROWS, NumericBlock, Predictor, check_rows
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
+from nbml.serving.trees import compile_forest
 from nbml.steps import data, features, model
 
 
@@ -100,3 +101,23 @@ def test_concurrent_requests_share_one_call_and_get_their_own_rows(service, rows
     for k, (labels, proba) in enumerate(answers):
         ref_labels, ref_proba = service.predictor.predict(rows[2 * k : 2 * k + 2])
         assert labels == ref_labels and np.array_equal(proba, ref_proba)
+
+
+def test_tree_walk_of_a_binary_classifier_with_gaps_equals_scikit_learn(frame):
+    two = frame[frame["label"] != "c"].reset_index(drop=True)
+    types = features.infer_feature_types(two, "label")
+    X, y = data.split_xy(two, "label")
+    est = model.make_estimator(
+        "sklearn.ensemble.HistGradientBoostingClassifier",
+        {"max_iter": 15, "min_samples_leaf": 5, "random_state": 0},
+    )
+    pre = features.build_preprocessor(types)
+    matrix = pre.fit_transform(X).to_numpy()
+    matrix[::4, 0] = np.nan  # missing values reach the trees too
+    est.fit(matrix, y)
+    forest = compile_forest(est)
+    assert forest is not None and forest.n_trees == 1
+    for size in (1, 7, len(matrix)):
+        for i in range(0, len(matrix), size):
+            part = matrix[i : i + size]
+            assert np.array_equal(forest.predict_proba(part), est.predict_proba(part))
