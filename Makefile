@@ -20,7 +20,14 @@ $(STAMP): requirements.lock pyproject.toml src/nbml/runner/jupyter.py
 	$(BIN)/python -m nbml.runner.jupyter install
 	@touch $@
 
+# The tests run targets in throw-away copies of the project with their own
+# venv (VENV=... NO_SETUP=1): those must never reinstall it, which would point
+# its editable install at the copy.
+ifdef NO_SETUP
+setup:
+else
 setup: $(STAMP) ## create or update .venv, install the helper package, register the kernel
+endif
 
 repro: setup ## run the pipeline (dvc repro) on the bundled default data
 	$(BIN)/dvc repro

@@ -110,9 +110,7 @@ def test_function_local_imports_say_why():
                 for n in ast.walk(fn)
                 if isinstance(n, ast.Import | ast.ImportFrom)
                 and n.lineno > fn.lineno
-                and not any(
-                    n in ast.walk(inner) for inner in functions(fn) if inner is not fn
-                )
+                and not any(n in ast.walk(inner) for inner in functions(fn) if inner is not fn)
             ]
             if local:
                 first = min(n.lineno for n in local)

@@ -127,27 +127,32 @@ def test_unreadable_files_name_the_file(root: Path):
 PENGUIN_ROWS = "Adelie,Torgersen,39.1,18.7,181,3750,male,2007\n" * 3
 
 
-def test_a_title_line_above_the_header_is_named(root: Path):
-    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year"
-    source = write(root, "titled.csv", f"Penguin export 2024-01-01\n\n{header}\n{PENGUIN_ROWS}")
-    with pytest.raises(data.DataError) as err:
-        data.load_source(source, root=root, raw_dir=RAW)
-    assert "titled.csv" in err.value.where
-    assert err.value.problems == [
-        "the first line has 1 field(s) but the rows have 8 (a title or comment line above "
-        "the header?); the first line must hold the column names"
-    ]
+PENGUIN_HEADER = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex"
 
 
-def test_duplicated_column_names_in_a_csv_header_are_named(root: Path):
-    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,island"
-    source = write(root, "dup.csv", f"{header}\n{PENGUIN_ROWS}")
+@pytest.mark.parametrize(
+    "name, text, problem",
+    [
+        (
+            "titled.csv",
+            f"Penguin export 2024-01-01\n\n{PENGUIN_HEADER},year\n{PENGUIN_ROWS}",
+            "the first line has 1 field(s) but the rows have 8 (a title or comment line above "
+            "the header?); the first line must hold the column names",
+        ),
+        (
+            "dup.csv",
+            f"{PENGUIN_HEADER},island\n{PENGUIN_ROWS}",
+            "column name 'island' appears 2 times (columns 2, 8); each column needs a unique name",
+        ),
+    ],
+    ids=["title line above the header", "duplicated column names"],
+)
+def test_a_header_pandas_would_work_around_is_named(root: Path, name: str, text: str, problem):
+    source = write(root, name, text)
     with pytest.raises(data.DataError) as err:
         data.load_source(source, root=root, raw_dir=RAW)
-    assert "dup.csv" in err.value.where
-    assert err.value.problems == [
-        "column name 'island' appears 2 times (columns 2, 8); each column needs a unique name"
-    ]
+    assert name in err.value.where
+    assert err.value.problems == [problem]
 
 
 def test_spaces_after_the_delimiter_are_not_part_of_names_or_values(root: Path):

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from nbml.errors import CompareError
+from nbml.messages import say
 from nbml.project import PARAMS_FILE, Project, find_root
 from nbml.reporting import plots
 from nbml.steps.evaluation import LOWER_IS_BETTER
@@ -244,7 +246,7 @@ def cache_file(root: Path, md5: str) -> Path:
 
 def stage_reports(proj: Project, rev: Revision, page_dir: Path) -> dict[str, str]:
     """Links (relative to the page) to a revision's stage reports, where available."""
-    reports = {s: proj.stage_notebook(s).report for s in proj.pipeline["stages"]}
+    reports = proj.stage_reports()
     if rev.kind == WORKSPACE:
         return {
             s: _relpath(proj.root / r, page_dir)
@@ -376,8 +378,7 @@ def write_page(root: Path | None = None, out: Path | None = None) -> Path:
     """Collect the revisions and write the comparison page; return its path."""
     proj = Project.load(root or find_root())
     P = proj.path_names
-    out = out or proj.root / P.get("reports", "reports") / PAGE
-    out = out if out.is_absolute() else proj.root / out
+    out = proj.page_path(PAGE, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out.parent / REPORTS_SUBDIR, ignore_errors=True)
     revisions = list_revisions(proj.root, P["metrics"])
@@ -393,12 +394,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="output file (default reports/compare.html)")
     args = parser.parse_args(argv)
+    return run_writer(lambda: write_page(out=args.out), "comparison")
+
+
+def run_writer(write: Callable[[], Path], what: str) -> int:
+    """Exit status of a page-writing command: 0 and where it wrote, or 1 and why not."""
     try:
-        path = write_page(out=args.out)
+        path = write()
     except CompareError as exc:
-        print(f"nbml: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return 1
-    print(f"nbml: comparison written to {path}", file=sys.stderr)
+    say(f"{what} written to {path}")
     return 0
 
 

@@ -24,6 +24,7 @@ from nbml.reporting.compare import (
     overlay_curves,
     png,
     read_plot,
+    run_writer,
 )
 
 REPORT = "pr-report.md"
@@ -141,16 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = find_root()
     proj = Project.load(root)
-    out = args.out or root / proj.path_names.get("reports", "reports") / REPORT
-    out = out if out.is_absolute() else root / out
+    out = proj.page_path(REPORT, args.out)
+    return run_writer(lambda: write_report(root, args.base, out), "pull-request report")
+
+
+def write_report(root: Path, base: str, out: Path) -> Path:
+    """Write the report (and its images) to ``out``; return ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        out.write_text(build(root, args.base, out), encoding="utf-8")
-    except CompareError as exc:
-        print(f"nbml: error: {exc}", file=sys.stderr)
-        return 1
-    print(f"nbml: pull-request report written to {out}", file=sys.stderr)
-    return 0
+    out.write_text(build(root, base, out), encoding="utf-8")
+    return out
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def _check_data(values: dict[str, Any], proj: Project) -> list[str]:
     source = values.get("source")
     if "source" in values and (not isinstance(source, str) or not source.strip()):
         problems.append(f"data.source: expected a dataset name or a file path, found {source!r}")
-    elif isinstance(source, str) and ("/" in source or "\\" in source or source.startswith("~")):
+    elif isinstance(source, str) and _names_a_file(source):
         raw = proj.root / proj.path_names.get("raw", "data/raw")
         problems += _path_problem(proj, "data.source", source, (proj.root, raw))
     target = values.get("target")
@@ -109,6 +109,13 @@ def _check_data(values: dict[str, Any], proj: Project) -> list[str]:
     if "csv" in values:
         problems += _check_csv_options(values["csv"])
     return problems
+
+
+def _names_a_file(source: str) -> bool:
+    # lazy: see "Start-up" in the module docstring
+    from nbml.steps.data import is_file_source
+
+    return is_file_source(source)
 
 
 def _check_csv_options(options: Any) -> list[str]:

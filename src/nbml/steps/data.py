@@ -65,6 +65,8 @@ _WRITTEN_NUMBER = re.compile(r"^[+-]?(\d+|\d{1,3}([.,' \u00a0]\d{3})+)([.,]\d+)?
 # Share of a text column's values that must look like numbers for a warning.
 WRITTEN_NUMBER_SHARE = 0.9
 SNIFF_BYTES = 64 * 1024
+# The params.yaml entry errors about the source name, when the name itself is wrong.
+SOURCE_PARAM = "params.yaml data.source"
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,21 @@ def is_file_source(source: str) -> bool:
     if source in BUNDLED:
         return False
     return (
-        "/" in source or "\\" in source or source.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
+        "/" in source
+        or "\\" in source
+        or source.startswith("~")
+        or source.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
     )
+
+
+def source_label(source: str) -> str:
+    """How messages about the loaded data name it: the params.yaml entry that chose it."""
+    return f"data.source={source}"
+
+
+def feature_columns(df: pd.DataFrame, target: str) -> list[str]:
+    """Every column but the target: what the feature rules and the model may use."""
+    return [c for c in df.columns if c != target]
 
 
 def resolve_source_path(source: str, root: Path, raw_dir: str | Path) -> Path:
@@ -98,7 +113,7 @@ def resolve_source_path(source: str, root: Path, raw_dir: str | Path) -> Path:
     raw = Path(os.path.normpath(root / raw_dir))
     path = Path(os.path.normpath(root / source))
     raw_rel = raw.relative_to(root).as_posix() if raw.is_relative_to(root) else str(raw)
-    where = "params.yaml data.source"
+    where = SOURCE_PARAM
     if not path.is_relative_to(raw) or path == raw:
         hint = ""
         if (raw / Path(source).name).is_file():
@@ -387,7 +402,7 @@ def load_source(
         return df
     if not is_file_source(source):
         raise DataError(
-            "params.yaml data.source",
+            SOURCE_PARAM,
             [
                 f"unknown dataset '{source}'; bundled datasets: {', '.join(BUNDLED)}; "
                 "or give the path of a CSV or Parquet file under the raw data folder, "
@@ -460,8 +475,7 @@ def check_dataset(
             f"prepare.test_size={test_size} gives {n_test} test rows for {len(counts)} "
             "classes; a stratified split needs at least one test row per class"
         )
-    features = [c for c in df.columns if c != target]
-    if not features:
+    if not feature_columns(df, target):
         problems.append("no feature columns besides the target")
     if problems:
         raise DataError(where, problems)
@@ -490,4 +504,4 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 def split_xy(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
     """Features and labels of a prepared frame."""
-    return df.drop(columns=[target]), df[target].astype(str)
+    return df[feature_columns(df, target)], df[target].astype(str)
