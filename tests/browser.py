@@ -84,3 +84,15 @@ def dump_dom(
             f"chromium exited {proc.returncode} on {url}\n--- stderr\n{proc.stderr[-3000:]}"
         )
     return proc.stdout
+
+
+def launch_flags(user_data_dir: Path | None = None) -> list[str]:
+    """LAUNCH_FLAGS for a browser a test drives itself (Playwright), offline too.
+
+    Playwright's persistent context takes the profile folder as its own
+    argument, so it is added here only when given.
+    """
+    flags = [*LAUNCH_FLAGS, *OFFLINE_FLAGS]
+    if user_data_dir is not None:
+        flags.append(f"--user-data-dir={user_data_dir}")
+    return flags

@@ -10,6 +10,10 @@
   outputs, so a save from JupyterLab keeps git diffs clean and does not make
   DVC re-run a stage whose code did not change;
 - adds the same folder settings to ``<venv>/bin/activate``.
+
+``python -m nbml.runner.jupyter lab [OPTIONS]`` (run by ``make lab``) starts
+JupyterLab on ``notebooks/`` with those folders, passing OPTIONS on; as root
+it adds ``--allow-root`` with a warning.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ipykernel.kernelspec import install as install_kernelspec
 
+from nbml.messages import say
 from nbml.project import find_root
 
 KERNEL_NAME = "nbml"
@@ -152,21 +158,45 @@ def install(prefix: Path | None = None) -> None:
     print(f"nbml: kernel '{KERNEL_NAME}' in {kernel}; save hook in {hook}")
 
 
-def lab(root: Path) -> None:
+def running_as_root() -> bool:
+    """True for uid 0: containers, CI images and hosted notebook VMs run as root."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def lab_command(root: Path, args: Sequence[str] = (), as_root: bool = False) -> list[str]:
+    """The ``jupyter lab`` command line ``make lab`` runs, user options last.
+
+    Jupyter refuses to start as root unless told ``--allow-root``; where root
+    is the only user there is, that refusal only stops the user. Port and
+    token are left to Jupyter, which reads ``JUPYTER_PORT`` and
+    ``JUPYTER_TOKEN`` itself, and to options in ``args``.
+    """
+    jupyter = Path(sys.prefix) / "bin" / "jupyter"
+    command = [str(jupyter), "lab", str(root / "notebooks")]
+    if as_root and "--allow-root" not in args:
+        command.append("--allow-root")
+    return [*command, *args]
+
+
+def lab(root: Path, args: Sequence[str] = ()) -> None:
     """Start JupyterLab on the notebooks with the venv's private folders."""
     use_private_dirs()
-    jupyter = Path(sys.prefix) / "bin" / "jupyter"
-    os.execv(jupyter, [str(jupyter), "lab", str(root / "notebooks")])
+    as_root = running_as_root()
+    if as_root:
+        say("warning: running as root, so JupyterLab starts with --allow-root")
+    command = lab_command(root, args, as_root)
+    os.execv(command[0], command)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["install"]:
         install()
-    elif args == ["lab"]:
-        lab(find_root())
+    elif args[:1] == ["lab"]:
+        lab(find_root(), args[1:])
     else:
-        print("usage: python -m nbml.runner.jupyter install|lab", file=sys.stderr)
+        usage = "usage: python -m nbml.runner.jupyter install | lab [JUPYTERLAB OPTIONS]"
+        print(usage, file=sys.stderr)
         return 2
     return 0
 

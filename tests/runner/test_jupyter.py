@@ -1,0 +1,79 @@
+"""Unit tests of the ``make lab`` command line (nbml.runner.jupyter), no server started."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbml.runner import jupyter
+
+ROOT = Path("/somewhere/project")
+JUPYTER = str(Path(sys.prefix) / "bin" / "jupyter")
+
+
+def test_a_user_gets_plain_jupyter_lab_on_the_notebooks():
+    assert jupyter.lab_command(ROOT) == [JUPYTER, "lab", str(ROOT / "notebooks")]
+
+
+def test_root_gets_allow_root_so_jupyter_does_not_refuse_to_start():
+    command = jupyter.lab_command(ROOT, as_root=True)
+    assert command == [JUPYTER, "lab", str(ROOT / "notebooks"), "--allow-root"]
+
+
+@pytest.mark.parametrize("as_root", [False, True])
+def test_extra_options_are_passed_on_last_and_unchanged(as_root: bool):
+    args = ["--port", "8890", "--no-browser"]
+    command = jupyter.lab_command(ROOT, args, as_root=as_root)
+    assert command[-3:] == args
+    assert ("--allow-root" in command) is as_root
+
+
+def test_allow_root_given_by_the_user_is_not_repeated():
+    command = jupyter.lab_command(ROOT, ["--allow-root"], as_root=True)
+    assert command.count("--allow-root") == 1
+
+
+def test_port_and_token_are_left_to_jupyters_environment_variables():
+    # Jupyter reads JUPYTER_PORT and JUPYTER_TOKEN only when no option sets them
+    command = " ".join(jupyter.lab_command(ROOT, as_root=True))
+    assert "port" not in command and "token" not in command.lower()
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """What ``main`` would exec, recorded instead; the environment is a copy."""
+    calls: list[list[str]] = []
+    env = {k: v for k, v in os.environ.items() if k not in jupyter.private_dirs()}
+    monkeypatch.setattr(os, "environ", {**env, "NBML_ROOT": str(ROOT)})
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append([path, *argv]))
+    return calls
+
+
+@pytest.mark.parametrize("uid, warnings", [(0, 1), (1000, 0)])
+def test_main_lab_warns_once_as_root_and_passes_options(
+    started: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    uid: int,
+    warnings: int,
+):
+    monkeypatch.setattr(os, "geteuid", lambda: uid)
+    assert jupyter.main(["lab", "--port", "8890", "--no-browser"]) == 0
+    [(path, *argv)] = started
+    assert path == JUPYTER and argv[0] == JUPYTER
+    assert argv[1:3] == ["lab", str(ROOT / "notebooks")]
+    assert argv[-3:] == ["--port", "8890", "--no-browser"]
+    assert ("--allow-root" in argv) is (uid == 0)
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if "warning" in line and "root" in line]) == warnings
+    assert len(err) == warnings
+    # the server keeps its state in the venv, unless the user chose otherwise
+    assert os.environ["JUPYTER_CONFIG_DIR"] == jupyter.private_dirs()["JUPYTER_CONFIG_DIR"]
+
+
+def test_main_refuses_an_unknown_command(started: list[list[str]]):
+    assert jupyter.main(["serve"]) == 2
+    assert started == []
