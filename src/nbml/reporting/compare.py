@@ -4,9 +4,11 @@
 a params and metrics table with the best value per metric marked, ROC and
 precision-recall curves overlaid per class, one confusion matrix per run,
 and links to each run's stage reports. The page is not a pipeline output:
-it reads what ``dvc exp show --json`` lists, the plot CSVs of each revision
-(git-tracked, ``cache: false``) and the stage reports from the DVC cache.
-Images are inline base64 PNG, so the page opens from disk with no network.
+it reads what ``dvc exp show --json`` lists, and each revision's plot CSVs and
+stage reports through ``dvc.api``, which finds a file in git (the plot data is
+``cache: false``) or in the DVC cache wherever ``dvc cache dir`` puts it, else
+on the default remote. Images are inline base64 PNG, so the page opens from
+disk with no network.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+from dvc.api import open as dvc_open
+from dvc.api import read as dvc_read
+from dvc.exceptions import DvcException
 from matplotlib.figure import Figure
 
 from nbml.errors import CompareError
@@ -118,12 +122,19 @@ def list_revisions(root: Path, metrics_file: str) -> list[Revision]:
 
 
 def read_file(root: Path, rev: str, rel: str) -> str | None:
-    """A git-tracked file's text at a revision (``workspace``: from disk)."""
+    """A file's text at a revision, or None when that revision has none.
+
+    ``workspace`` reads the disk. Any other revision goes through dvc.api,
+    which serves git-tracked files and DVC outputs alike (from the cache,
+    wherever it is configured, or the default remote).
+    """
     if rev == WORKSPACE:
         path = root / rel
         return path.read_text(encoding="utf-8") if path.is_file() else None
-    proc = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root, capture_output=True, text=True)
-    return proc.stdout if proc.returncode == 0 else None
+    try:
+        return dvc_read(rel, repo=str(root), rev=rev, encoding="utf-8")
+    except (DvcException, OSError):  # not at that revision, or in no cache or remote
+        return None
 
 
 def read_plot(root: Path, rev: str, rel: str) -> pd.DataFrame | None:
@@ -224,22 +235,18 @@ def _img(fig: Figure, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-# -- stage reports from the DVC cache -------------------------------------
-def cached_outs(root: Path, rev: str) -> dict[str, str]:
-    """``{path: md5}`` of every file out in dvc.lock at a revision."""
-    text = read_file(root, rev, "dvc.lock")
-    lock = yaml.safe_load(text) if text else None
-    found: dict[str, str] = {}
-    for stage in ((lock or {}).get("stages") or {}).values():
-        for out in stage.get("outs") or []:
-            if out.get("md5") and not str(out["md5"]).endswith(".dir"):
-                found[out["path"]] = out["md5"]
-    return found
-
-
-def cache_file(root: Path, md5: str) -> Path:
-    """Where DVC 3 keeps a file with this hash in the local cache."""
-    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+# -- stage reports of each revision ---------------------------------------
+def copy_file(root: Path, rev: str, rel: str, target: Path) -> bool:
+    """Copy a file as it was at a revision to ``target``; False when it is nowhere to be had."""
+    try:
+        with dvc_open(rel, repo=str(root), rev=rev, mode="rb") as source:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as out:
+                shutil.copyfileobj(source, out)
+    except (DvcException, OSError):
+        target.unlink(missing_ok=True)  # a copy cut short is no report
+        return False
+    return True
 
 
 def stage_reports(proj: Project, rev: Revision, page_dir: Path) -> dict[str, str]:
@@ -251,18 +258,12 @@ def stage_reports(proj: Project, rev: Revision, page_dir: Path) -> dict[str, str
             for s, r in reports.items()
             if (proj.root / r).is_file()
         }
-    outs = cached_outs(proj.root, rev.rev)
     dest = page_dir / REPORTS_SUBDIR / rev.rev[:12]
     links: dict[str, str] = {}
     for stage, rel in reports.items():
-        md5 = outs.get(rel)
-        source = cache_file(proj.root, md5) if md5 else None
-        if source is None or not source.is_file():
-            continue
         target = dest / Path(rel).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        links[stage] = _relpath(target, page_dir)
+        if copy_file(proj.root, rev.rev, rel, target):
+            links[stage] = _relpath(target, page_dir)
     return links
 
 
@@ -364,7 +365,7 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         links = stage_reports(proj, r, page_dir)
         cell = (
             " · ".join(f'<a href="{html.escape(h)}">{html.escape(s)}</a>' for s, h in links.items())
-            or "not in the local cache"
+            or "not in the DVC cache or on the remote"
         )
         parts.append(f"<tr><td>{html.escape(r.name)}</td><td>{cell}</td></tr>")
     parts.append("</tbody></table>")
