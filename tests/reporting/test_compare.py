@@ -90,8 +90,9 @@ def test_flatten_keeps_lists_as_values() -> None:
 
 def test_figures_overlay_every_revision() -> None:
     roc = pd.DataFrame({"class": ["x", "x", "y", "y"], "fpr": [0, 1, 0, 1], "tpr": [0, 1, 0, 1]})
-    fig = compare.overlay_curves({"one": roc, "two": roc}, "fpr", "tpr", "ROC")
-    assert [len(ax.lines) for ax in fig.axes if ax.get_visible()] == [2, 2]
+    fig = compare.overlay_curves({"one": roc, "two": roc}, "roc", "ROC")
+    # one line per revision in each class's panel, then the chance-level diagonal
+    assert [len(ax.lines) for ax in fig.axes if ax.get_visible()] == [3, 3]
     conf = pd.DataFrame({"actual": ["x", "y"], "predicted": ["x", "x"]})
     grid = compare.confusion_grid({"one": conf, "two": conf, "three": conf})
     assert sum(ax.get_visible() for ax in grid.axes) == 3

@@ -41,6 +41,8 @@ from nbml.steps.evaluation import LOWER_IS_BETTER
 WORKSPACE = "workspace"
 PAGE = "compare.html"
 REPORTS_SUBDIR = "compare"  # copies of each revision's stage reports, next to the page
+# plot-data path name in dvc.yaml (and plots.CURVES kind) -> heading
+CURVE_HEADINGS = {"roc": "ROC (one-vs-rest)", "precision_recall": "Precision-recall"}
 
 
 @dataclass
@@ -165,60 +167,36 @@ def differing_params(revisions: list[Revision]) -> list[str]:
 
 
 # -- figures ---------------------------------------------------------------
-def overlay_curves(
-    frames: dict[str, pd.DataFrame], x: str, y: str, title: str, diagonal: bool = False
-) -> Figure:
-    """One panel per class, one line per revision."""
-    classes = sorted({str(c) for df in frames.values() for c in df["class"].unique()})
+def overlay_curves(frames: dict[str, pd.DataFrame], kind: str, title: str) -> Figure:
+    """One panel per class, one curve per revision (kind: roc or precision_recall)."""
+    classes = plots.class_order({str(c) for df in frames.values() for c in df["class"].unique()})
     cols = min(3, max(1, len(classes)))
     fig, axes = plots.grid(len(classes), cols, width=3.4 * cols, row_height=3.0, extra_height=0.6)
+    colour_of = dict(zip(frames, plots.class_colours(len(frames)), strict=True))
     for ax, label in zip(axes, classes, strict=True):
-        for name, df in frames.items():
-            part = df[df["class"].astype(str) == label]
-            ax.plot(part[x], part[y], label=name, drawstyle="steps-post", alpha=0.8)
-        if diagonal:
-            ax.plot([0, 1], [0, 1], ls=":", color="grey")
+        parts = {name: df[df["class"].astype(str) == label] for name, df in frames.items()}
+        parts = {name: part for name, part in parts.items() if len(part)}
+        plots.draw_curves(ax, kind, parts, [colour_of[name] for name in parts])
+        ax.get_legend().remove()  # one legend for the whole figure, below it
         ax.set_title(label, fontsize=9)
-        ax.set_xlabel(x, fontsize=8)
-        ax.set_ylabel(y, fontsize=8)
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
         ax.tick_params(labelsize=7)
     if classes:
-        plots.legend_below(fig, axes[0], ncols=min(len(frames), 4))
+        plots.legend_below(fig, axes[0], ncols=min(len(frames) + 1, 4))
     fig.suptitle(title)
     return fig
 
 
 def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
-    """One confusion matrix (counts) per revision, side by side."""
-    labels = sorted(
-        {
-            str(v)
-            for df in frames.values()
-            for v in pd.concat([df["actual"], df["predicted"]]).unique()
-        }
-    )
+    """One confusion matrix (counts) per revision, side by side, on the same classes."""
+    labels = plots.confusion_labels(frames.values())
     cols = min(4, max(1, len(frames)))
     fig, axes = plots.grid(len(frames), cols, width=3.0 * cols, row_height=2.9)
     for ax, (name, df) in zip(axes, frames.items(), strict=True):
-        table = pd.crosstab(df["actual"].astype(str), df["predicted"].astype(str))
-        table = table.reindex(index=labels, columns=labels, fill_value=0)
-        ax.imshow(table.values, cmap="Blues")
-        top = table.values.max() or 1
-        for i, row in enumerate(table.values):
-            for j, v in enumerate(row):
-                ax.text(
-                    j,
-                    i,
-                    str(v),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if v > top / 2 else "black",
-                )
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        plots.draw_confusion(ax, df, labels, fontsize=7)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
         ax.set_title(name, fontsize=9)
     return fig
 
@@ -335,11 +313,7 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         "<h2>Metrics and changed parameters</h2>",
         metrics_table(revisions, metric_names, params),
     ]
-    plot_specs = [
-        ("roc", "ROC (one-vs-rest)", "fpr", "tpr", True),
-        ("precision_recall", "Precision-recall", "recall", "precision", False),
-    ]
-    for key, heading, x, y, diagonal in plot_specs:
+    for key, heading in CURVE_HEADINGS.items():
         if key not in P:
             continue
         frames = {
@@ -347,7 +321,7 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         }
         if frames:
             parts.append(f"<h2>{heading}</h2>")
-            parts.append(_img(overlay_curves(frames, x, y, heading, diagonal), heading))
+            parts.append(_img(overlay_curves(frames, key, heading), heading))
     if "confusion" in P:
         frames = {
             r.name: df
