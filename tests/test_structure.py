@@ -120,6 +120,19 @@ def test_function_local_imports_say_why():
     assert unexplained == [], "add a '# lazy: <what it saves>' comment or import at the top"
 
 
+def test_no_private_module_of_another_package_is_imported():
+    """A module path with a part starting with '_' (sklearn.utils._param_validation) is
+    a package's internals: it may change in any release without notice."""
+    private = sorted(
+        f"{rel(path)}: {module}"
+        for path in python_files(PACKAGE, TOOLS)
+        for module in imported_modules(parsed(path))
+        if module.split(".")[0] in _third_party({module})
+        and any(part.startswith("_") for part in module.split(".")[1:])
+    )
+    assert private == []
+
+
 # -- errors ----------------------------------------------------------------------
 def _is_exception_base(base: ast.expr) -> bool:
     name = ast.unparse(base).split(".")[-1]

@@ -78,7 +78,7 @@ def exp_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_queued_experiments_finish_with_own_params_and_distinct_metrics(exp_repo: Path) -> None:
-    states = expqueue.status(exp_repo, project_env())
+    states = expqueue.status(exp_repo)
     exps = experiments(exp_repo)
     good = {name: e for name, e in exps.items() if name != BAD}
     assert sorted(str(e["lr"]) for e in good.values()) == sorted(GRID)
@@ -92,7 +92,7 @@ def test_queued_experiments_finish_with_own_params_and_distinct_metrics(exp_repo
 
 
 def test_failed_notebook_shows_as_failed_with_its_error(exp_repo: Path) -> None:
-    assert expqueue.status(exp_repo, project_env())[BAD] == "Failed"
+    assert expqueue.status(exp_repo)[BAD] == "Failed"
     assert experiments(exp_repo)[BAD]["state"] == "failed"
     log = run(["dvc", "queue", "logs", BAD], exp_repo).stdout
     assert "stage 'prepare' failed in notebooks/prepare.ipynb" in log

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nbml.project import Project, find_root
 from nbml.reporting.compare import (
+    CURVE_HEADINGS,
     WORKSPACE,
     CompareError,
     Revision,
@@ -60,11 +61,7 @@ def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path
     out_dir.mkdir(parents=True, exist_ok=True)
     made: list[tuple[str, Path]] = []
     labels = {f"base ({base})": base, "this change": WORKSPACE}
-    specs = [
-        ("roc", "ROC (one-vs-rest)", "fpr", "tpr", True),
-        ("precision_recall", "Precision-recall", "recall", "precision", False),
-    ]
-    for key, title, x, y, diagonal in specs:
+    for key, title in CURVE_HEADINGS.items():
         frames = {
             n: df
             for n, r in labels.items()
@@ -72,7 +69,7 @@ def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path
         }
         if frames:
             path = out_dir / f"{key}.png"
-            path.write_bytes(png(overlay_curves(frames, x, y, title, diagonal)))
+            path.write_bytes(png(overlay_curves(frames, key, title)))
             made.append((title, path))
     frames = {
         n: df
