@@ -12,38 +12,42 @@ import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
+from conftest import ROOT
+from nbml.project import Project
 from nbml.runner import jupyter
 
-ROOT = Path("/somewhere/project")
+PROJECT_NOTEBOOKS = Project.load(ROOT).path_names["notebooks"]
+
+NOTEBOOKS = Path("/somewhere/project/notebooks")
 JUPYTER = str(Path(sys.prefix) / "bin" / "jupyter")
 TCP_WARNING = "running over TCP without encryption"
 
 
 def test_a_user_gets_plain_jupyter_lab_on_the_notebooks():
-    assert jupyter.lab_command(ROOT) == [JUPYTER, "lab", str(ROOT / "notebooks")]
+    assert jupyter.lab_command(NOTEBOOKS) == [JUPYTER, "lab", str(NOTEBOOKS)]
 
 
 def test_root_gets_allow_root_so_jupyter_does_not_refuse_to_start():
-    command = jupyter.lab_command(ROOT, as_root=True)
-    assert command == [JUPYTER, "lab", str(ROOT / "notebooks"), "--allow-root"]
+    command = jupyter.lab_command(NOTEBOOKS, as_root=True)
+    assert command == [JUPYTER, "lab", str(NOTEBOOKS), "--allow-root"]
 
 
 @pytest.mark.parametrize("as_root", [False, True])
 def test_extra_options_are_passed_on_last_and_unchanged(as_root: bool):
     args = ["--port", "8890", "--no-browser"]
-    command = jupyter.lab_command(ROOT, args, as_root=as_root)
+    command = jupyter.lab_command(NOTEBOOKS, args, as_root=as_root)
     assert command[-3:] == args
     assert ("--allow-root" in command) is as_root
 
 
 def test_allow_root_given_by_the_user_is_not_repeated():
-    command = jupyter.lab_command(ROOT, ["--allow-root"], as_root=True)
+    command = jupyter.lab_command(NOTEBOOKS, ["--allow-root"], as_root=True)
     assert command.count("--allow-root") == 1
 
 
 def test_port_and_token_are_left_to_jupyters_environment_variables():
     # Jupyter reads JUPYTER_PORT and JUPYTER_TOKEN only when no option sets them
-    command = " ".join(jupyter.lab_command(ROOT, as_root=True))
+    command = " ".join(jupyter.lab_command(NOTEBOOKS, as_root=True))
     assert "port" not in command and "token" not in command.lower()
 
 
@@ -52,7 +56,9 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """What ``main`` would exec, recorded instead; the environment is a copy."""
     calls: list[list[str]] = []
     env = {k: v for k, v in os.environ.items() if k not in jupyter.private_dirs()}
-    monkeypatch.setattr(os, "environ", {**env, "NBML_ROOT": str(ROOT)})
+    monkeypatch.setattr(
+        os, "environ", {**env, "NBML_ROOT": str(ROOT)}
+    )  # the real project: its dvc.yaml names the folder
     monkeypatch.setattr(os, "execv", lambda path, argv: calls.append([path, *argv]))
     return calls
 
@@ -69,7 +75,7 @@ def test_main_lab_warns_once_as_root_and_passes_options(
     assert jupyter.main(["lab", "--port", "8890", "--no-browser"]) == 0
     [(path, *argv)] = started
     assert path == JUPYTER and argv[0] == JUPYTER
-    assert argv[1:3] == ["lab", str(ROOT / "notebooks")]
+    assert argv[1:3] == ["lab", str(ROOT / PROJECT_NOTEBOOKS)]
     assert argv[-3:] == ["--port", "8890", "--no-browser"]
     assert ("--allow-root" in argv) is (uid == 0)
     err = capsys.readouterr().err.splitlines()

@@ -29,7 +29,7 @@ from pathlib import Path
 from ipykernel.kernelspec import install as install_kernelspec
 
 from nbml.messages import say
-from nbml.project import find_root
+from nbml.project import find_root, paths
 
 KERNEL_NAME = "nbml"
 DISPLAY_NAME = "Python (nbml)"
@@ -177,7 +177,7 @@ def running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def lab_command(root: Path, args: Sequence[str] = (), as_root: bool = False) -> list[str]:
+def lab_command(notebooks: Path, args: Sequence[str] = (), as_root: bool = False) -> list[str]:
     """The ``jupyter lab`` command line ``make lab`` runs, user options last.
 
     Jupyter refuses to start as root unless told ``--allow-root``; where root
@@ -186,7 +186,7 @@ def lab_command(root: Path, args: Sequence[str] = (), as_root: bool = False) -> 
     ``JUPYTER_TOKEN`` itself, and to options in ``args``.
     """
     jupyter = Path(sys.prefix) / "bin" / "jupyter"
-    command = [str(jupyter), "lab", str(root / "notebooks")]
+    command = [str(jupyter), "lab", str(notebooks)]
     if as_root and "--allow-root" not in args:
         command.append("--allow-root")
     return [*command, *args]
@@ -198,7 +198,8 @@ def lab(root: Path, args: Sequence[str] = ()) -> None:
     as_root = running_as_root()
     if as_root:
         say("warning: running as root, so JupyterLab starts with --allow-root")
-    command = lab_command(root, args, as_root)
+    # the notebooks folder as dvc.yaml names it (vars.paths.notebooks)
+    command = lab_command(paths(root).notebooks, args, as_root)
     os.execv(command[0], command)
 
 
