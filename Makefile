@@ -13,14 +13,31 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
+# A Debian Python without the python3-venv package has no ensurepip: `venv`
+# then prints a page of advice and leaves a .venv without pip, which the next
+# run would take as done. So a .venv without pip is made again, and a failed
+# one is removed, with one line saying what to install.
+VENV_HINT := nbml: error: $(PYTHON) -m venv failed: ensurepip is missing; install python3-venv (e.g. apt-get install python3-venv), then run make again
 $(STAMP): requirements.lock pyproject.toml src/nbml/runner/jupyter.py
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip || { rm -rf $(VENV); \
+	  if ! out=$$($(PYTHON) -m venv $(VENV) 2>&1); then \
+	    rm -rf $(VENV); \
+	    if grep -q ensurepip <<<"$$out"; then echo "$(VENV_HINT)" >&2; else echo "$$out" >&2; fi; \
+	    exit 1; \
+	  fi; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/python -m nbml.runner.jupyter install
 	@touch $@
 
+# The tests run targets in throw-away copies of the project with their own
+# venv (VENV=... NO_SETUP=1): those must never reinstall it, which would point
+# its editable install at the copy.
+ifdef NO_SETUP
+setup:
+else
 setup: $(STAMP) ## create or update .venv, install the helper package, register the kernel
+endif
 
 repro: setup ## run the pipeline (dvc repro) on the bundled default data
 	$(BIN)/dvc repro
@@ -37,8 +54,9 @@ lint: setup ## ruff on the package, the tests and the notebooks
 bench: setup ## time each stage as notebook vs plain script, and a no-op repro
 	$(BIN)/python -m tools.bench
 
-lab: setup ## open JupyterLab on the notebooks with the project kernel
-	$(BIN)/python -m nbml.runner.jupyter lab
+ARGS ?=
+lab: setup ## open JupyterLab on the notebooks with the project kernel (options: ARGS="--port 8890")
+	$(BIN)/python -m nbml.runner.jupyter lab $(ARGS)
 
 lock: ## re-pin requirements.lock from requirements.in (needs the package index)
 	rm -rf /tmp/nbml-lock && $(PYTHON) -m venv /tmp/nbml-lock

@@ -105,3 +105,21 @@ def frame() -> pd.DataFrame:
             "label": label,
         }
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def venv_still_points_at_this_checkout() -> Iterator[None]:
+    """After the run, the venv's editable install still imports this checkout's package.
+
+    Tests run make targets in copies with this venv; a reinstall there would
+    silently point every later command at the copy.
+    """
+    yield
+    proc = subprocess.run(
+        [sys.executable, "-c", "import nbml; print(nbml.__file__)"],
+        cwd="/",
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.strip() == str(ROOT / "src" / "nbml" / "__init__.py"), proc.stderr

@@ -110,9 +110,7 @@ def test_function_local_imports_say_why():
                 for n in ast.walk(fn)
                 if isinstance(n, ast.Import | ast.ImportFrom)
                 and n.lineno > fn.lineno
-                and not any(
-                    n in ast.walk(inner) for inner in functions(fn) if inner is not fn
-                )
+                and not any(n in ast.walk(inner) for inner in functions(fn) if inner is not fn)
             ]
             if local:
                 first = min(n.lineno for n in local)
@@ -120,6 +118,19 @@ def test_function_local_imports_say_why():
                 if not any("lazy:" in line for line in before):
                     unexplained.append(f"{rel(path)}:{first} in {fn.name}")
     assert unexplained == [], "add a '# lazy: <what it saves>' comment or import at the top"
+
+
+def test_no_private_module_of_another_package_is_imported():
+    """A module path with a part starting with '_' (sklearn.utils._param_validation) is
+    a package's internals: it may change in any release without notice."""
+    private = sorted(
+        f"{rel(path)}: {module}"
+        for path in python_files(PACKAGE, TOOLS)
+        for module in imported_modules(parsed(path))
+        if module.split(".")[0] in _third_party({module})
+        and any(part.startswith("_") for part in module.split(".")[1:])
+    )
+    assert private == []
 
 
 # -- errors ----------------------------------------------------------------------

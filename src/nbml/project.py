@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
-from nbml.errors import ConfigError
+from nbml.errors import ConfigError, NbmlError
 
 PIPELINE_FILE = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
@@ -36,15 +37,22 @@ def find_root(start: Path | None = None) -> Path:
     raise ConfigError(f"no {PIPELINE_FILE} found in {here} or any folder above it")
 
 
-def load_yaml(path: Path) -> Any:
-    """Read a YAML file safely, naming the file in any error."""
+def parse_file(
+    path: Path, parse: Callable[[IO[str]], Any], error: type[NbmlError], kind: str
+) -> Any:
+    """Parse a UTF-8 text file; a missing or malformed file raises ``error`` naming it."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return parse(fh)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{path}: {kind} not found") from None
+    except (ValueError, yaml.YAMLError) as exc:  # json's errors are ValueErrors
+        raise error(f"{path}: not valid {kind}: {exc}") from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file safely, naming the file in any error."""
+    return parse_file(path, yaml.safe_load, ConfigError, "YAML")
 
 
 def _lookup(tree: dict[str, Any], dotted: str, where: str) -> Any:
@@ -150,6 +158,16 @@ class Project:
         executed = _one([o for o in outs if o.endswith(".ipynb")], "executed .ipynb", stage, "outs")
         report = _one([o for o in outs if o.endswith(".html")], "HTML report", stage, "outs")
         return StageNotebook(notebook, executed, report)
+
+    def stage_reports(self) -> dict[str, str]:
+        """Each stage's HTML report, root-relative, in dvc.yaml order."""
+        return {stage: self.stage_notebook(stage).report for stage in self.pipeline["stages"]}
+
+    def page_path(self, name: str, given: Path | None = None) -> Path:
+        """Where a page that is not a stage output goes: ``given``, else the reports folder."""
+        if given is None:
+            return self.root / self.path_names.get("reports", "reports") / name
+        return given if given.is_absolute() else self.root / given
 
     # -- parameters -----------------------------------------------------
     def stage_param_keys(self, name: str) -> list[str]:

@@ -30,8 +30,9 @@ GRID = ("0.05", "0.2", "0.3")
 BAD = "too-few-rows"
 BAD_PARAM = "prepare.min_rows_per_class=100000"
 QUEUE_TIMEOUT = 300
-# make in the copy uses this venv instead of building its own .venv there
-MAKE_VENV = f"VENV={Path(sys.prefix)}"
+# make in the copy uses this venv instead of building its own .venv there,
+# and never reinstalls it (that would point its editable install at the copy)
+MAKE_VENV = (f"VENV={Path(sys.prefix)}", "NO_SETUP=1")
 
 
 def _exp_show(repo: Path) -> list[dict[str, Any]]:
@@ -77,7 +78,7 @@ def exp_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_queued_experiments_finish_with_own_params_and_distinct_metrics(exp_repo: Path) -> None:
-    states = expqueue.status(exp_repo, project_env())
+    states = expqueue.status(exp_repo)
     exps = experiments(exp_repo)
     good = {name: e for name, e in exps.items() if name != BAD}
     assert sorted(str(e["lr"]) for e in good.values()) == sorted(GRID)
@@ -91,7 +92,7 @@ def test_queued_experiments_finish_with_own_params_and_distinct_metrics(exp_repo
 
 
 def test_failed_notebook_shows_as_failed_with_its_error(exp_repo: Path) -> None:
-    assert expqueue.status(exp_repo, project_env())[BAD] == "Failed"
+    assert expqueue.status(exp_repo)[BAD] == "Failed"
     assert experiments(exp_repo)[BAD]["state"] == "failed"
     log = run(["dvc", "queue", "logs", BAD], exp_repo).stdout
     assert "stage 'prepare' failed in notebooks/prepare.ipynb" in log
@@ -109,7 +110,7 @@ def test_workspace_unchanged_by_queued_runs(exp_repo: Path) -> None:
 
 
 def test_compare_page_lists_every_experiment_offline(exp_repo: Path) -> None:
-    run(["make", "compare", MAKE_VENV], exp_repo, timeout=180)
+    run(["make", "compare", *MAKE_VENV], exp_repo, timeout=180)
     page = (exp_repo / "reports" / "compare.html").read_text(encoding="utf-8")
     for name, e in experiments(exp_repo).items():
         assert name in page
@@ -145,7 +146,7 @@ def test_apply_branch_and_pr_report(exp_repo: Path) -> None:
     shown = run(["git", "show", "best-lr:params.yaml"], exp_repo).stdout
     assert re.search(r"learning_rate: 0\.3\b", shown)
 
-    run(["make", "pr-report", "BASE=main", MAKE_VENV], exp_repo, timeout=180)
+    run(["make", "pr-report", "BASE=main", *MAKE_VENV], exp_repo, timeout=180)
     report = (exp_repo / "reports" / "pr-report.md").read_text(encoding="utf-8")
     assert re.search(r"train\.kwargs\.learning_rate\s*\|\s*0\.1\s*\|\s*0\.3\s*\|", report)
     for other, e in exps.items():

@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from conftest import ROOT, set_params
 from nbml.project import Project
@@ -82,6 +83,34 @@ def test_hyperparameter_of_wrong_type(proj):
     text = problems(with_params(proj, train={"kwargs": {"learning_rate": "fast", "max_iter": -3}}))
     assert "train.kwargs.learning_rate: must be a float in the range (0.0, inf). Got 'fast'" in text
     assert "train.kwargs.max_iter: must be an int in the range [1, inf). Got -3" in text
+
+
+class CheckedInFit(ClassifierMixin, BaseEstimator):
+    """A classifier written outside scikit-learn: it checks its parameter in fit, with
+    a plain ValueError, then refuses no rows like any estimator; it counts trainings."""
+
+    trained = 0
+
+    def __init__(self, depth: int = 1):
+        self.depth = depth
+
+    def fit(self, X, y):
+        if not isinstance(self.depth, int) or self.depth < 1:
+            raise ValueError(f"depth must be a positive integer, got {self.depth!r}")
+        if len(X) == 0:
+            raise ValueError("Found array with 0 sample(s)")
+        CheckedInFit.trained += 1
+        return self
+
+
+def test_parameter_errors_told_from_data_errors_without_training():
+    """The keyword check fits on no rows and compares with the default's (data) error:
+    public API only, so it also works for estimators without scikit-learn's validation."""
+    assert checks._check_kwarg_types(CheckedInFit, {"depth": 3}) == []
+    assert checks._check_kwarg_types(CheckedInFit, {"depth": 0}) == [
+        "train.kwargs.depth: CheckedInFit refuses 0: depth must be a positive integer, got 0"
+    ]
+    assert CheckedInFit.trained == 0
 
 
 @pytest.mark.parametrize("size", [0, 1, 1.5, -0.1, "0.2", True])

@@ -156,19 +156,24 @@ def kernels_in(folder: Path) -> list[int]:
     return found
 
 
+def start_forced_prepare(repo: Path, env: dict[str, str], **popen: object) -> subprocess.Popen:
+    """``dvc repro -f prepare`` in the background, its output captured."""
+    return subprocess.Popen(
+        ["dvc", "repro", "-f", "prepare"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
 def test_ctrl_c_during_dvc_repro(repo: Path):
     before, good = snapshot(repo), digest(repo)
     marker = repo / "data" / "prepared" / "test.parquet"
     marker.unlink()
-    proc = subprocess.Popen(
-        ["dvc", "repro", "-f", "prepare"],
-        cwd=repo,
-        env=fault_env("sleep:60"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_forced_prepare(repo, fault_env("sleep:60"), start_new_session=True)
     deadline = time.time() + 120
     while not marker.exists() and time.time() < deadline:  # the fault cell comes next
         time.sleep(0.2)
@@ -184,14 +189,7 @@ def test_ctrl_c_during_dvc_repro(repo: Path):
 
 def test_two_dvc_repro_at_once(repo: Path):
     before, good = snapshot(repo), digest(repo)
-    first = subprocess.Popen(
-        ["dvc", "repro", "-f", "prepare"],
-        cwd=repo,
-        env=fault_env("sleep:8"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = start_forced_prepare(repo, fault_env("sleep:8"))
     time.sleep(3)
     second = run(["dvc", "repro", "-f", "prepare"], repo, check=False, env=fault_env(""))
     out, err = first.communicate(timeout=180)

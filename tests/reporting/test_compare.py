@@ -1,9 +1,16 @@
-"""Unit tests of the comparison helpers on tiny in-memory inputs (no DVC runs)."""
+"""The comparison helpers: unit tests on tiny in-memory inputs, and one slow test that
+reads an older revision's files through DVC in a copy of the project."""
 
 from __future__ import annotations
 
-import pandas as pd
+import shutil
+from pathlib import Path
 
+import pandas as pd
+import pytest
+
+from conftest import copy_project, run
+from nbml.project import Project
 from nbml.reporting import compare
 from nbml.reporting.pr_report import experiments_table
 
@@ -83,9 +90,82 @@ def test_flatten_keeps_lists_as_values() -> None:
 
 def test_figures_overlay_every_revision() -> None:
     roc = pd.DataFrame({"class": ["x", "x", "y", "y"], "fpr": [0, 1, 0, 1], "tpr": [0, 1, 0, 1]})
-    fig = compare.overlay_curves({"one": roc, "two": roc}, "fpr", "tpr", "ROC")
-    assert [len(ax.lines) for ax in fig.axes if ax.get_visible()] == [2, 2]
+    fig = compare.overlay_curves({"one": roc, "two": roc}, "roc", "ROC")
+    # one line per revision in each class's panel, then the chance-level diagonal
+    assert [len(ax.lines) for ax in fig.axes if ax.get_visible()] == [3, 3]
     conf = pd.DataFrame({"actual": ["x", "y"], "predicted": ["x", "x"]})
     grid = compare.confusion_grid({"one": conf, "two": conf, "three": conf})
     assert sum(ax.get_visible() for ax in grid.axes) == 3
     assert compare.png(grid)[:4] == b"\x89PNG"
+
+
+# -- an older revision's files, through dvc.api ------------------------------------
+def _fake_run(repo: Path, proj: Project, tag: str) -> None:
+    """Write every stage's outs (and the deps that are other stages' files), commit them
+    as DVC would after a run (``dvc commit``), then commit to git: a run without running."""
+    for stage in proj.pipeline["stages"]:
+        files = proj.stage_files(stage, "outs") + proj.stage_files(stage, "deps")
+        for rel in files:
+            path = repo / rel
+            if path.suffix and (rel in proj.stage_files(stage, "outs") or not path.exists()):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f"{rel} {tag}\n", encoding="utf-8")
+            elif not path.suffix:
+                path.mkdir(parents=True, exist_ok=True)
+    roc = pd.DataFrame({"class": ["x", "x", "x"], "fpr": [0, 0.5, 1], "tpr": [0, RUN_TPR[tag], 1]})
+    roc.to_csv(repo / proj.path_names["roc"], index=False)
+    run(["dvc", "commit", "-f", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", f"run {tag}"], repo)
+
+
+RUN_TPR = {"one": 0.25, "two": 0.75}
+
+
+@pytest.mark.slow
+def test_older_revision_read_from_elsewhere_cache_and_remote(tmp_path: Path) -> None:
+    """A cache outside .dvc/ (`dvc cache dir`), plot data kept in the DVC cache too, and,
+    once the cache is gone, the remote: the page still shows the older run's files."""
+    repo = copy_project(tmp_path / "project")
+    cache, remote = tmp_path / "elsewhere-cache", tmp_path / "remote"
+    run(["dvc", "cache", "dir", str(cache)], repo)
+    run(["dvc", "remote", "modify", "--local", "shared", "url", str(remote)], repo)
+    # this project keeps its plot data in the DVC cache rather than in git
+    pipeline = (repo / "dvc.yaml").read_text(encoding="utf-8")
+    pipeline = pipeline.replace("${paths.plots}:\n          cache: false", "${paths.plots}")
+    (repo / "dvc.yaml").write_text(pipeline, encoding="utf-8")
+    run(["git", "rm", "-r", "-q", "--cached", "outputs/plots"], repo)
+    proj = Project.load(repo)
+    _fake_run(repo, proj, "one")
+    old = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    _fake_run(repo, proj, "two")
+    assert not (repo / ".dvc" / "cache").exists() and any(cache.rglob("*"))
+
+    page_dir = repo / "reports"
+    revisions = [
+        compare.Revision("workspace", compare.WORKSPACE, "workspace"),
+        compare.Revision("one", old, "commit"),
+    ]
+    copied = page_dir / "compare" / old[:12] / "train.html"
+
+    def check_page() -> None:
+        roc = compare.read_plot(repo, old, proj.path_names["roc"])
+        assert roc is not None and roc["tpr"].tolist() == [0, RUN_TPR["one"], 1]
+        page = compare.render_page(proj, revisions, page_dir, "t")
+        assert f'href="compare/{old[:12]}/train.html"' in page
+        assert copied.read_text(encoding="utf-8") == "reports/train.html one\n"
+        assert "ROC (one-vs-rest)" in page
+
+    check_page()
+    # a git-tracked file at that revision comes through dvc.api as well
+    assert compare.read_file(repo, old, "params.yaml") == (repo / "params.yaml").read_text()
+
+    run(["dvc", "push", "-q", "--all-commits"], repo)
+    shutil.rmtree(cache)
+    copied.unlink()
+    check_page()
+
+    shutil.rmtree(remote)
+    copied.unlink()
+    page = compare.render_page(proj, revisions, page_dir, "t")
+    assert "not in the DVC cache or on the remote" in page and not copied.exists()

@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
-from nbml.reporting import plots
+from nbml.reporting import compare, plots
 
 
 def test_histograms_stop_at_max_panels_and_say_so(frame):
@@ -34,9 +35,11 @@ def test_class_labels_in_natural_order_with_distinct_colours():
             "tpr": [0, 1] * 12,
         }
     )
-    ax = plots.curves(rows, "fpr", "tpr", "ROC").axes[0]
-    assert [line.get_label() for line in ax.get_lines()] == [str(c) for c in range(12)]
-    assert len({line.get_color() for line in ax.get_lines()}) == 12
+    ax = plots.curves(rows, "roc", "ROC").axes[0]
+    *lines, chance = ax.get_lines()  # the display's chance-level diagonal comes last
+    assert [line.get_label() for line in lines] == [str(c) for c in range(12)]
+    assert len({line.get_color() for line in lines}) == 12
+    assert chance.get_label().startswith("Chance level")
 
 
 @pytest.mark.parametrize("n", [5, 30, 60])
@@ -58,3 +61,76 @@ def test_correlation_labels_do_not_overlap(n):
         assert all(
             end <= start + 0.5 for (_, end), (start, _) in zip(boxes, boxes[1:], strict=False)
         )
+
+
+# -- scikit-learn's displays -----------------------------------------------------
+@pytest.fixture
+def displays(monkeypatch) -> list:
+    """Every scikit-learn display whose plot() runs, in order (the real plot still runs)."""
+    drawn: list = []
+    for cls in (ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay):
+        original = cls.plot
+
+        def spy(self, *args, _original=original, **kwargs):
+            drawn.append(self)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "plot", spy)
+    return drawn
+
+
+ROC = pd.DataFrame(
+    {
+        "class": ["10"] * 4 + ["2"] * 3,
+        "fpr": [0, 0, 0.5, 1, 0, 0.25, 1],
+        "tpr": [0, 0.6, 0.8, 1, 0, 0.9, 1],
+    }
+)
+
+
+def test_roc_is_a_roc_display_with_straight_lines_between_points(displays):
+    ax = plots.curves(ROC, "roc", "ROC").axes[0]
+    [display] = displays
+    assert isinstance(display, RocCurveDisplay)
+    assert display.name == ["2", "10"]  # plots.class_order: 2 before 10
+    *lines, chance = ax.get_lines()
+    assert lines == display.line_ and chance is display.chance_level_
+    assert [line.get_color() for line in lines] == plots.class_colours(2)
+    for line, label in zip(lines, ["2", "10"], strict=True):
+        part = ROC[ROC["class"] == label]
+        # a step line would be drawn "steps-post", through corners that are not ROC points
+        assert line.get_drawstyle() == "default"
+        assert np.array_equal(line.get_xydata(), part[["fpr", "tpr"]].to_numpy())
+    assert np.array_equal(chance.get_xydata(), [[0, 0], [1, 1]])
+
+
+def test_precision_recall_is_a_precision_recall_display(displays):
+    rows = ROC.rename(columns={"fpr": "recall", "tpr": "precision"})
+    ax = plots.curves(rows, "precision_recall", "PR").axes[0]
+    [display] = displays
+    assert isinstance(display, PrecisionRecallDisplay) and display.name == ["2", "10"]
+    assert ax.get_lines() == display.line_
+    assert {line.get_drawstyle() for line in ax.get_lines()} == {"steps-post"}
+
+
+def test_confusion_matrix_is_a_display_in_class_order(displays):
+    rows = pd.DataFrame({"actual": [10, 10, 2, 2, 2], "predicted": ["10", "2", "2", "2", "x"]})
+    ax = plots.confusion_matrix(rows).axes[0]
+    [display] = displays
+    assert isinstance(display, ConfusionMatrixDisplay)
+    assert list(display.display_labels) == ["2", "10", "x"]
+    assert display.confusion_matrix.tolist() == [[2, 0, 1], [1, 1, 0], [0, 0, 0]]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "10", "x"]
+    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "actual"
+
+
+def test_comparison_overlays_are_displays_too(displays):
+    fig = compare.overlay_curves({"one": ROC, "two": ROC.assign(tpr=ROC["tpr"] / 2)}, "roc", "t")
+    assert [type(d) for d in displays] == [RocCurveDisplay, RocCurveDisplay]  # one per class
+    assert [d.name for d in displays] == [["one", "two"], ["one", "two"]]
+    for ax in fig.axes:
+        assert {line.get_drawstyle() for line in ax.get_lines()} == {"default"}
+    displays.clear()
+    conf = pd.DataFrame({"actual": ["b", "a"], "predicted": ["a", "a"]})
+    compare.confusion_grid({"one": conf, "two": conf.assign(actual=["c", "c"])})
+    assert [list(d.display_labels) for d in displays] == [["a", "b", "c"]] * 2

@@ -141,6 +141,15 @@ def test_params_are_injected_with_their_types_and_output_is_stable(mini):
     assert (mini / "dvc.lock").read_text() == lock
 
 
+def test_stage_output_has_no_kernel_log_lines(mini):
+    """The project kernel logs errors only (its IPython config, nbml.runner.jupyter): its
+    "running over TCP without encryption" warning would otherwise open every stage run."""
+    proc = repro(mini)
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "without encryption" not in output and "[IPKernelApp]" not in output, output
+
+
 FAILURES = {
     "cell error": ("1 / 0", "ZeroDivisionError"),
     "sys.exit": ("import sys\nsys.exit(0)", "SystemExit"),

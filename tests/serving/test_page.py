@@ -5,20 +5,20 @@ from __future__ import annotations
 import pytest
 from served import model_answers, sample_rows
 
-from browser import CHROMIUM_FLAGS, chromium_executable
+from browser import launch_flags, require_chromium
 
 TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = chromium_executable()
+    executable = require_chromium()
     # lazy: playwright is only needed where a browser runs
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
-            executable_path=executable, args=CHROMIUM_FLAGS, timeout=TIMEOUT_MS
+            executable_path=executable, args=launch_flags(), timeout=TIMEOUT_MS
         )
         yield chromium
         chromium.close()

@@ -79,6 +79,101 @@ def test_encoding_detection_reads_past_the_sniffed_head(root: Path):
     assert df["label"].iloc[-1] == "café"
 
 
+CYRILLIC = (
+    ("город", "население", "тип"),
+    [
+        ("Москва", 12.6, "столица"),
+        ("Казань", 1.3, "регион"),
+        ("Новосибирск", 1.6, "регион"),
+        ("Екатеринбург", 1.5, "регион"),
+        ("Омск", 1.1, "регион"),
+        ("Санкт-Петербург", 5.4, "столица"),
+    ],
+)
+JAPANESE = (  # kana among the kanji: fewer rows of kanji alone could as well be Korean
+    ("都市", "人口", "種類"),
+    [
+        ("東京", 13.9, "首都"),
+        ("大阪", 2.7, "地方"),
+        ("名古屋", 2.3, "地方"),
+        ("札幌", 1.9, "地方"),
+        ("福岡", 1.6, "地方"),
+        ("京都", 1.4, "地方"),
+        ("さいたま", 1.3, "地方"),
+        ("広島", 1.2, "地方"),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "table", "delimiter", "decimal"),
+    [("cp1251", CYRILLIC, ";", ","), ("shift_jis", JAPANESE, ",", ".")],
+)
+def test_cyrillic_and_shift_jis_files_keep_their_names(
+    root: Path, capsys, encoding: str, table: tuple, delimiter: str, decimal: str
+):
+    """Both decode without error as cp1252 or latin-1 too, garbling every name."""
+    header, rows = table
+    lines = [delimiter.join(header)]
+    lines += [delimiter.join([n, str(v).replace(".", decimal), t]) for n, v, t in rows]
+    text = "\n".join(lines) + "\n"
+    source = write(root, "t.csv", text, encoding)
+    dialect = data.sniff_csv(root / source)
+    assert (root / source).read_bytes().decode(dialect.encoding) == text
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert list(df.columns) == list(header)
+    assert df[header[0]].tolist() == [n for n, _, _ in rows]
+    assert df[header[1]].tolist() == [v for _, v, _ in rows]
+    assert df[header[2]].tolist() == [t for _, _, t in rows]
+    assert WARNING_PREFIX not in capsys.readouterr().err  # enough text to be sure
+
+
+def test_unsure_encoding_is_warned_about_and_cp1252_preferred(root: Path, capsys):
+    # cp1250 and cp1252 decode this equally cleanly ("forêt" or "foręt"): say so
+    source = write(root, "t.csv", "ville;label\nOrléans;forêt\nBesançon;crème\n", "cp1252")
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert df["ville"].tolist() == ["Orléans", "Besançon"]
+    assert df["label"].tolist() == ["forêt", "crème"]
+    err = capsys.readouterr().err
+    assert f"{WARNING_PREFIX} {root / source}: text encoding detected as cp1252, but " in err
+    assert "cp1250" in err and "set params.yaml data.csv.encoding" in err
+    # the override silences it
+    data.load_source(source, csv={"encoding": "cp1252"}, root=root, raw_dir=RAW)
+    assert WARNING_PREFIX not in capsys.readouterr().err
+
+
+def test_plain_ascii_and_utf8_are_utf8_without_doubt():
+    assert data.detect_encoding(b"a,b\n1,2\n") == data.EncodingGuess("utf-8")
+    assert data.detect_encoding("größe\nКазань\n東京\n".encode()) == data.EncodingGuess("utf-8")
+
+
+def test_big_file_encoding_from_a_bounded_sample(root: Path, capsys):
+    """Detection reads at most ENCODING_SAMPLE_BYTES, in whole lines from head to tail;
+    a non-ASCII line it missed makes the read fail and one scan for such lines follows."""
+    lines = [f"{i},x\n" for i in range(400_000)]
+    lines.insert(200_000, "1,caf\xe9\n")
+    source = write(root, "t.csv", "n,label\n" + "".join(lines), "cp1252")
+    path = root / source
+    sample = data.encoding_sample(path)
+    assert path.stat().st_size > 3 * data.ENCODING_SAMPLE_BYTES >= len(sample)
+    assert sample.startswith(b"n,label\n0,x\n") and sample.endswith(b"399999,x\n")
+    assert set(sample.splitlines()) <= set(path.read_bytes().splitlines())  # whole lines
+    assert b"\xe9" not in sample and data.detect_encoding(sample).encoding == "utf-8"
+    df = data.load_source(source, root=root, raw_dir=RAW)
+    assert df.loc[200_000, "label"] == "café" and len(df) == 400_001
+    assert "encoding cp1252" in df.attrs["source"]
+    assert "its sample read as utf-8, but later lines do not" in capsys.readouterr().err
+
+
+def test_utf16_without_bom_is_refused_unless_declared(root: Path):
+    # NUL bytes: not guessed (a single-byte guess would read garbage), said; the override reads it
+    source = write(root, "t.csv", "a,b,label\n1,2,ä\n3,4,ö\n", "utf-16-le")
+    with pytest.raises(data.DataError, match="NUL bytes .*needs params.yaml data.csv.encoding"):
+        data.load_source(source, root=root, raw_dir=RAW)
+    df = data.load_source(source, csv={"encoding": "utf-16-le"}, root=root, raw_dir=RAW)
+    assert df["label"].tolist() == ["ä", "ö"]
+
+
 def test_params_override_detection(root: Path):
     # a file whose sample looks like comma-separated, but the user knows better
     source = write(root, "t.txt", "a|b\n1,5|2\n2,5|3\n")
@@ -127,27 +222,32 @@ def test_unreadable_files_name_the_file(root: Path):
 PENGUIN_ROWS = "Adelie,Torgersen,39.1,18.7,181,3750,male,2007\n" * 3
 
 
-def test_a_title_line_above_the_header_is_named(root: Path):
-    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year"
-    source = write(root, "titled.csv", f"Penguin export 2024-01-01\n\n{header}\n{PENGUIN_ROWS}")
-    with pytest.raises(data.DataError) as err:
-        data.load_source(source, root=root, raw_dir=RAW)
-    assert "titled.csv" in err.value.where
-    assert err.value.problems == [
-        "the first line has 1 field(s) but the rows have 8 (a title or comment line above "
-        "the header?); the first line must hold the column names"
-    ]
+PENGUIN_HEADER = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex"
 
 
-def test_duplicated_column_names_in_a_csv_header_are_named(root: Path):
-    header = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,island"
-    source = write(root, "dup.csv", f"{header}\n{PENGUIN_ROWS}")
+@pytest.mark.parametrize(
+    "name, text, problem",
+    [
+        (
+            "titled.csv",
+            f"Penguin export 2024-01-01\n\n{PENGUIN_HEADER},year\n{PENGUIN_ROWS}",
+            "the first line has 1 field(s) but the rows have 8 (a title or comment line above "
+            "the header?); the first line must hold the column names",
+        ),
+        (
+            "dup.csv",
+            f"{PENGUIN_HEADER},island\n{PENGUIN_ROWS}",
+            "column name 'island' appears 2 times (columns 2, 8); each column needs a unique name",
+        ),
+    ],
+    ids=["title line above the header", "duplicated column names"],
+)
+def test_a_header_pandas_would_work_around_is_named(root: Path, name: str, text: str, problem):
+    source = write(root, name, text)
     with pytest.raises(data.DataError) as err:
         data.load_source(source, root=root, raw_dir=RAW)
-    assert "dup.csv" in err.value.where
-    assert err.value.problems == [
-        "column name 'island' appears 2 times (columns 2, 8); each column needs a unique name"
-    ]
+    assert name in err.value.where
+    assert err.value.problems == [problem]
 
 
 def test_spaces_after_the_delimiter_are_not_part_of_names_or_values(root: Path):

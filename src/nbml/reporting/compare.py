@@ -4,9 +4,11 @@
 a params and metrics table with the best value per metric marked, ROC and
 precision-recall curves overlaid per class, one confusion matrix per run,
 and links to each run's stage reports. The page is not a pipeline output:
-it reads what ``dvc exp show --json`` lists, the plot CSVs of each revision
-(git-tracked, ``cache: false``) and the stage reports from the DVC cache.
-Images are inline base64 PNG, so the page opens from disk with no network.
+it reads what ``dvc exp show --json`` lists, and each revision's plot CSVs and
+stage reports through ``dvc.api``, which finds a file in git (the plot data is
+``cache: false``) or in the DVC cache wherever ``dvc cache dir`` puts it, else
+on the default remote. Images are inline base64 PNG, so the page opens from
+disk with no network.
 """
 
 from __future__ import annotations
@@ -21,15 +23,19 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+from dvc.api import open as dvc_open
+from dvc.api import read as dvc_read
+from dvc.exceptions import DvcException
 from matplotlib.figure import Figure
 
 from nbml.errors import CompareError
+from nbml.messages import say
 from nbml.project import PARAMS_FILE, Project, find_root
 from nbml.reporting import plots
 from nbml.steps.evaluation import LOWER_IS_BETTER
@@ -37,6 +43,8 @@ from nbml.steps.evaluation import LOWER_IS_BETTER
 WORKSPACE = "workspace"
 PAGE = "compare.html"
 REPORTS_SUBDIR = "compare"  # copies of each revision's stage reports, next to the page
+# plot-data path name in dvc.yaml (and plots.CURVES kind) -> heading
+CURVE_HEADINGS = {"roc": "ROC (one-vs-rest)", "precision_recall": "Precision-recall"}
 
 
 @dataclass
@@ -118,12 +126,19 @@ def list_revisions(root: Path, metrics_file: str) -> list[Revision]:
 
 
 def read_file(root: Path, rev: str, rel: str) -> str | None:
-    """A git-tracked file's text at a revision (``workspace``: from disk)."""
+    """A file's text at a revision, or None when that revision has none.
+
+    ``workspace`` reads the disk. Any other revision goes through dvc.api,
+    which serves git-tracked files and DVC outputs alike (from the cache,
+    wherever it is configured, or the default remote).
+    """
     if rev == WORKSPACE:
         path = root / rel
         return path.read_text(encoding="utf-8") if path.is_file() else None
-    proc = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root, capture_output=True, text=True)
-    return proc.stdout if proc.returncode == 0 else None
+    try:
+        return dvc_read(rel, repo=str(root), rev=rev, encoding="utf-8")
+    except (DvcException, OSError):  # not at that revision, or in no cache or remote
+        return None
 
 
 def read_plot(root: Path, rev: str, rel: str) -> pd.DataFrame | None:
@@ -154,60 +169,36 @@ def differing_params(revisions: list[Revision]) -> list[str]:
 
 
 # -- figures ---------------------------------------------------------------
-def overlay_curves(
-    frames: dict[str, pd.DataFrame], x: str, y: str, title: str, diagonal: bool = False
-) -> Figure:
-    """One panel per class, one line per revision."""
-    classes = sorted({str(c) for df in frames.values() for c in df["class"].unique()})
+def overlay_curves(frames: dict[str, pd.DataFrame], kind: str, title: str) -> Figure:
+    """One panel per class, one curve per revision (kind: roc or precision_recall)."""
+    classes = plots.class_order({str(c) for df in frames.values() for c in df["class"].unique()})
     cols = min(3, max(1, len(classes)))
     fig, axes = plots.grid(len(classes), cols, width=3.4 * cols, row_height=3.0, extra_height=0.6)
+    colour_of = dict(zip(frames, plots.class_colours(len(frames)), strict=True))
     for ax, label in zip(axes, classes, strict=True):
-        for name, df in frames.items():
-            part = df[df["class"].astype(str) == label]
-            ax.plot(part[x], part[y], label=name, drawstyle="steps-post", alpha=0.8)
-        if diagonal:
-            ax.plot([0, 1], [0, 1], ls=":", color="grey")
+        parts = {name: df[df["class"].astype(str) == label] for name, df in frames.items()}
+        parts = {name: part for name, part in parts.items() if len(part)}
+        plots.draw_curves(ax, kind, parts, [colour_of[name] for name in parts])
+        ax.get_legend().remove()  # one legend for the whole figure, below it
         ax.set_title(label, fontsize=9)
-        ax.set_xlabel(x, fontsize=8)
-        ax.set_ylabel(y, fontsize=8)
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
         ax.tick_params(labelsize=7)
     if classes:
-        plots.legend_below(fig, axes[0], ncols=min(len(frames), 4))
+        plots.legend_below(fig, axes[0], ncols=min(len(frames) + 1, 4))
     fig.suptitle(title)
     return fig
 
 
 def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
-    """One confusion matrix (counts) per revision, side by side."""
-    labels = sorted(
-        {
-            str(v)
-            for df in frames.values()
-            for v in pd.concat([df["actual"], df["predicted"]]).unique()
-        }
-    )
+    """One confusion matrix (counts) per revision, side by side, on the same classes."""
+    labels = plots.confusion_labels(frames.values())
     cols = min(4, max(1, len(frames)))
     fig, axes = plots.grid(len(frames), cols, width=3.0 * cols, row_height=2.9)
     for ax, (name, df) in zip(axes, frames.items(), strict=True):
-        table = pd.crosstab(df["actual"].astype(str), df["predicted"].astype(str))
-        table = table.reindex(index=labels, columns=labels, fill_value=0)
-        ax.imshow(table.values, cmap="Blues")
-        top = table.values.max() or 1
-        for i, row in enumerate(table.values):
-            for j, v in enumerate(row):
-                ax.text(
-                    j,
-                    i,
-                    str(v),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if v > top / 2 else "black",
-                )
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        plots.draw_confusion(ax, df, labels, fontsize=7)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
         ax.set_title(name, fontsize=9)
     return fig
 
@@ -224,45 +215,35 @@ def _img(fig: Figure, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-# -- stage reports from the DVC cache -------------------------------------
-def cached_outs(root: Path, rev: str) -> dict[str, str]:
-    """``{path: md5}`` of every file out in dvc.lock at a revision."""
-    text = read_file(root, rev, "dvc.lock")
-    lock = yaml.safe_load(text) if text else None
-    found: dict[str, str] = {}
-    for stage in ((lock or {}).get("stages") or {}).values():
-        for out in stage.get("outs") or []:
-            if out.get("md5") and not str(out["md5"]).endswith(".dir"):
-                found[out["path"]] = out["md5"]
-    return found
-
-
-def cache_file(root: Path, md5: str) -> Path:
-    """Where DVC 3 keeps a file with this hash in the local cache."""
-    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+# -- stage reports of each revision ---------------------------------------
+def copy_file(root: Path, rev: str, rel: str, target: Path) -> bool:
+    """Copy a file as it was at a revision to ``target``; False when it is nowhere to be had."""
+    try:
+        with dvc_open(rel, repo=str(root), rev=rev, mode="rb") as source:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as out:
+                shutil.copyfileobj(source, out)
+    except (DvcException, OSError):
+        target.unlink(missing_ok=True)  # a copy cut short is no report
+        return False
+    return True
 
 
 def stage_reports(proj: Project, rev: Revision, page_dir: Path) -> dict[str, str]:
     """Links (relative to the page) to a revision's stage reports, where available."""
-    reports = {s: proj.stage_notebook(s).report for s in proj.pipeline["stages"]}
+    reports = proj.stage_reports()
     if rev.kind == WORKSPACE:
         return {
             s: _relpath(proj.root / r, page_dir)
             for s, r in reports.items()
             if (proj.root / r).is_file()
         }
-    outs = cached_outs(proj.root, rev.rev)
     dest = page_dir / REPORTS_SUBDIR / rev.rev[:12]
     links: dict[str, str] = {}
     for stage, rel in reports.items():
-        md5 = outs.get(rel)
-        source = cache_file(proj.root, md5) if md5 else None
-        if source is None or not source.is_file():
-            continue
         target = dest / Path(rel).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        links[stage] = _relpath(target, page_dir)
+        if copy_file(proj.root, rev.rev, rel, target):
+            links[stage] = _relpath(target, page_dir)
     return links
 
 
@@ -334,11 +315,7 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         "<h2>Metrics and changed parameters</h2>",
         metrics_table(revisions, metric_names, params),
     ]
-    plot_specs = [
-        ("roc", "ROC (one-vs-rest)", "fpr", "tpr", True),
-        ("precision_recall", "Precision-recall", "recall", "precision", False),
-    ]
-    for key, heading, x, y, diagonal in plot_specs:
+    for key, heading in CURVE_HEADINGS.items():
         if key not in P:
             continue
         frames = {
@@ -346,7 +323,7 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         }
         if frames:
             parts.append(f"<h2>{heading}</h2>")
-            parts.append(_img(overlay_curves(frames, x, y, heading, diagonal), heading))
+            parts.append(_img(overlay_curves(frames, key, heading), heading))
     if "confusion" in P:
         frames = {
             r.name: df
@@ -364,7 +341,7 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         links = stage_reports(proj, r, page_dir)
         cell = (
             " · ".join(f'<a href="{html.escape(h)}">{html.escape(s)}</a>' for s, h in links.items())
-            or "not in the local cache"
+            or "not in the DVC cache or on the remote"
         )
         parts.append(f"<tr><td>{html.escape(r.name)}</td><td>{cell}</td></tr>")
     parts.append("</tbody></table>")
@@ -376,8 +353,7 @@ def write_page(root: Path | None = None, out: Path | None = None) -> Path:
     """Collect the revisions and write the comparison page; return its path."""
     proj = Project.load(root or find_root())
     P = proj.path_names
-    out = out or proj.root / P.get("reports", "reports") / PAGE
-    out = out if out.is_absolute() else proj.root / out
+    out = proj.page_path(PAGE, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out.parent / REPORTS_SUBDIR, ignore_errors=True)
     revisions = list_revisions(proj.root, P["metrics"])
@@ -393,12 +369,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="output file (default reports/compare.html)")
     args = parser.parse_args(argv)
+    return run_writer(lambda: write_page(out=args.out), "comparison")
+
+
+def run_writer(write: Callable[[], Path], what: str) -> int:
+    """Exit status of a page-writing command: 0 and where it wrote, or 1 and why not."""
     try:
-        path = write_page(out=args.out)
+        path = write()
     except CompareError as exc:
-        print(f"nbml: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return 1
-    print(f"nbml: comparison written to {path}", file=sys.stderr)
+    say(f"{what} written to {path}")
     return 0
 
 

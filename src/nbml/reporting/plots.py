@@ -2,7 +2,9 @@
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so a
 notebook shows each exactly once (returned from a cell) and nothing leaks
-between cells.
+between cells. The confusion matrix, ROC and precision-recall figures are
+scikit-learn's display classes, built from the plot data evaluate writes, so
+they read the same CSV files as ``dvc plots`` and the comparison page.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
 _WIDTH = 7.0
 
@@ -175,46 +179,90 @@ def correlation(df: pd.DataFrame) -> Figure:
     return fig
 
 
+def confusion_labels(frames: Iterable[pd.DataFrame]) -> list[str]:
+    """Every class of some confusion plot data, as text, in class order.
+
+    Labels are compared as text: pandas may read one column of a CSV as
+    numbers and the other as text when one holds a class the other lacks.
+    """
+    found = {str(v) for df in frames for v in pd.concat([df["actual"], df["predicted"]])}
+    return class_order(found)
+
+
+def draw_confusion(
+    ax: Axes, rows: pd.DataFrame, labels: list[str] | None = None, fontsize: float | None = None
+) -> ConfusionMatrixDisplay:
+    """scikit-learn's confusion matrix display of (actual, predicted) rows, classes in order."""
+    actual, predicted = rows["actual"].astype(str), rows["predicted"].astype(str)
+    labels = labels or confusion_labels([rows])
+    return ConfusionMatrixDisplay.from_predictions(
+        actual,
+        predicted,
+        labels=labels,
+        cmap="Blues",
+        colorbar=False,
+        values_format="d",
+        ax=ax,
+        text_kw={"fontsize": fontsize} if fontsize else None,
+    )
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=fontsize)
+    ax.set_yticks(range(len(labels)), labels, fontsize=fontsize)
+
+
 def confusion_matrix(rows: pd.DataFrame) -> Figure:
     """Counts of (actual, predicted) pairs from confusion plot data."""
-    table = pd.crosstab(rows["actual"], rows["predicted"])
-    labels = class_order(set(table.index) | set(table.columns))
-    table = table.reindex(index=labels, columns=labels, fill_value=0)
     fig = Figure(figsize=(4.6, 4.0), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(table.values, cmap="Blues")
-    for (i, j), v in np.ndenumerate(table.values):
-        ax.text(
-            j,
-            i,
-            str(v),
-            ha="center",
-            va="center",
-            color="white" if v > table.values.max() / 2 else "black",
-        )
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
+    draw_confusion(ax, rows)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title("Confusion matrix (test split)")
     return fig
 
 
-def curves(rows: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False) -> Figure:
-    """One line per class from long-format curve data (ROC, precision-recall)."""
+# kind -> scikit-learn display and the plot-data columns of its x and y
+CURVES: dict[str, tuple[type, str, str]] = {
+    "roc": (RocCurveDisplay, "fpr", "tpr"),
+    "precision_recall": (PrecisionRecallDisplay, "recall", "precision"),
+}
+
+
+def draw_curves(
+    ax: Axes, kind: str, parts: dict[str, pd.DataFrame], colours: list[Any]
+) -> RocCurveDisplay | PrecisionRecallDisplay:
+    """One scikit-learn display drawing a curve per named part, from evaluate's plot data.
+
+    The display draws ROC curves as straight lines between their points (the
+    classifier can reach any mix of two neighbouring thresholds) and
+    precision-recall curves as steps, with the chance-level diagonal on ROC.
+    """
+    display_class, x, y = CURVES[kind]
+    display = display_class(
+        **{
+            x: [p[x].to_numpy() for p in parts.values()],
+            y: [p[y].to_numpy() for p in parts.values()],
+        },
+        name=[str(n) for n in parts],
+    )
+    # one solid line per curve: the multi-curve default (dashed, faded) is for CV folds
+    styles = [{"color": c, "linestyle": "-", "alpha": 0.9} for c in colours]
+    roc = kind == "roc"
+    return display.plot(
+        ax=ax,
+        curve_kwargs=styles,
+        plot_chance_level=roc,
+        chance_level_kw={"color": "grey", "linestyle": ":"} if roc else None,
+    )
+
+
+def curves(rows: pd.DataFrame, kind: str, title: str) -> Figure:
+    """One curve per class from long-format curve data (kind: roc or precision_recall)."""
     fig = Figure(figsize=(4.6, 4.0), layout="constrained")
     ax = fig.subplots()
     classes = class_order(rows["class"])
-    for label, colour in zip(classes, class_colours(len(classes)), strict=True):
-        part = rows[rows["class"] == label]
-        ax.plot(part[x], part[y], label=str(label), drawstyle="steps-post", color=colour)
-    if diagonal:
-        ax.plot([0, 1], [0, 1], ls=":", color="grey")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    parts = {label: rows[rows["class"] == label] for label in classes}
+    draw_curves(ax, kind, parts, class_colours(len(classes)))
+    ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "lower left")
     ax.set_title(title)
     return fig
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nbml.project import Project, find_root
 from nbml.reporting.compare import (
+    CURVE_HEADINGS,
     WORKSPACE,
     CompareError,
     Revision,
@@ -24,6 +25,7 @@ from nbml.reporting.compare import (
     overlay_curves,
     png,
     read_plot,
+    run_writer,
 )
 
 REPORT = "pr-report.md"
@@ -59,11 +61,7 @@ def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path
     out_dir.mkdir(parents=True, exist_ok=True)
     made: list[tuple[str, Path]] = []
     labels = {f"base ({base})": base, "this change": WORKSPACE}
-    specs = [
-        ("roc", "ROC (one-vs-rest)", "fpr", "tpr", True),
-        ("precision_recall", "Precision-recall", "recall", "precision", False),
-    ]
-    for key, title, x, y, diagonal in specs:
+    for key, title in CURVE_HEADINGS.items():
         frames = {
             n: df
             for n, r in labels.items()
@@ -71,7 +69,7 @@ def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path
         }
         if frames:
             path = out_dir / f"{key}.png"
-            path.write_bytes(png(overlay_curves(frames, x, y, title, diagonal)))
+            path.write_bytes(png(overlay_curves(frames, key, title)))
             made.append((title, path))
     frames = {
         n: df
@@ -141,16 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = find_root()
     proj = Project.load(root)
-    out = args.out or root / proj.path_names.get("reports", "reports") / REPORT
-    out = out if out.is_absolute() else root / out
+    out = proj.page_path(REPORT, args.out)
+    return run_writer(lambda: write_report(root, args.base, out), "pull-request report")
+
+
+def write_report(root: Path, base: str, out: Path) -> Path:
+    """Write the report (and its images) to ``out``; return ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        out.write_text(build(root, args.base, out), encoding="utf-8")
-    except CompareError as exc:
-        print(f"nbml: error: {exc}", file=sys.stderr)
-        return 1
-    print(f"nbml: pull-request report written to {out}", file=sys.stderr)
-    return 0
+    out.write_text(build(root, base, out), encoding="utf-8")
+    return out
 
 
 if __name__ == "__main__":

@@ -5,11 +5,16 @@
 - registers the project kernel ``nbml`` in ``<venv>/share/jupyter/kernels``;
 - gives that kernel private IPython and matplotlib folders inside the venv,
   so running a notebook writes nothing to the user's home directory, and
-  its IPython settings (figures are drawn once, see install_kernel_config);
+  its IPython settings (figures are drawn once, only errors are logged; see
+  install_kernel_config);
 - installs a Jupyter server hook that saves the pipeline's notebooks without
   outputs, so a save from JupyterLab keeps git diffs clean and does not make
   DVC re-run a stage whose code did not change;
 - adds the same folder settings to ``<venv>/bin/activate``.
+
+``python -m nbml.runner.jupyter lab [OPTIONS]`` (run by ``make lab``) starts
+JupyterLab on ``notebooks/`` with those folders, passing OPTIONS on; as root
+it adds ``--allow-root`` with a warning.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ipykernel.kernelspec import install as install_kernelspec
 
-from nbml.project import find_root
+from nbml.messages import say
+from nbml.project import find_root, paths
 
 KERNEL_NAME = "nbml"
 DISPLAY_NAME = "Python (nbml)"
@@ -57,23 +64,37 @@ def use_private_dirs() -> None:
         os.environ.setdefault(key, value)
 
 
-def install_kernel(prefix: Path) -> Path:
-    """Register the project kernel in the venv, with its private folders."""
-    path = Path(
-        install_kernelspec(kernel_name=KERNEL_NAME, display_name=DISPLAY_NAME, prefix=str(prefix))
-    )
-    spec_file = path / "kernel.json"
-    spec = json.loads(spec_file.read_text())
-    # The kernel only listens on loopback; its "TCP without encryption"
-    # warning on every stage run would read as a fault, so warnings are off.
-    if "--log-level=ERROR" not in spec["argv"]:
-        spec["argv"].append("--log-level=ERROR")
-    spec["env"] = {k: v for k, v in private_dirs(prefix).items() if k in KERNEL_DIRS}
+def kernel_env(prefix: Path) -> dict[str, str]:
+    """Environment of the project kernel: its private folders, and a fixed hash seed."""
+    env = {k: v for k, v in private_dirs(prefix).items() if k in KERNEL_DIRS}
     # Same hash seed as `dvc repro` runs (see nbml.runner), so a notebook run by
     # hand iterates sets in the same order and writes the same bytes.
-    spec["env"]["PYTHONHASHSEED"] = "0"
-    spec_file.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
-    return path
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def install_kernel(prefix: Path) -> Path:
+    """Register the project kernel in the venv, with its private folders (ipykernel's options)."""
+    path = install_kernelspec(
+        kernel_name=KERNEL_NAME,
+        display_name=DISPLAY_NAME,
+        prefix=str(prefix),
+        env=kernel_env(prefix),
+    )
+    return Path(path)
+
+
+# What the kernel's IPython reads at start (its IPYTHONDIR is private, see
+# kernel_env), so JupyterLab, nbval and `dvc repro` all get the same settings.
+KERNEL_CONFIG = """\
+# Written by `python -m nbml.runner.jupyter install`; see nbml/runner/jupyter.py.
+# Figures use constrained layout: the inline default bbox_inches="tight" only
+# draws each figure twice.
+c.InlineBackend.print_figure_kwargs = {"bbox_inches": None}
+# The kernel only listens on loopback; its "running over TCP without
+# encryption" warning on every stage run would read as a fault.
+c.IPKernelApp.log_level = "ERROR"
+"""
 
 
 def install_kernel_config(prefix: Path) -> Path:
@@ -81,15 +102,14 @@ def install_kernel_config(prefix: Path) -> Path:
 
     Figures use constrained layout, so the inline backend's default
     ``bbox_inches="tight"`` only draws each figure twice: off, a stage with
-    several figures runs about 0.1 s faster per figure. JupyterLab, nbval
-    and ``dvc repro`` all start this kernel, so they render the same.
+    several figures runs about 0.1 s faster per figure. The kernel logs
+    errors only: ipykernel's install has no option for a log level, and the
+    kernel's own config file is where its traits are meant to be set, rather
+    than in a kernel.json rewritten after ipykernel wrote it.
     """
     conf = Path(private_dirs(prefix)["IPYTHONDIR"]) / "profile_default" / "ipython_kernel_config.py"
     conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(
-        "# Written by `python -m nbml.runner.jupyter install`; see nbml/runner/jupyter.py.\n"
-        'c.InlineBackend.print_figure_kwargs = {"bbox_inches": None}\n'
-    )
+    conf.write_text(KERNEL_CONFIG)
     return conf
 
 
@@ -152,21 +172,46 @@ def install(prefix: Path | None = None) -> None:
     print(f"nbml: kernel '{KERNEL_NAME}' in {kernel}; save hook in {hook}")
 
 
-def lab(root: Path) -> None:
+def running_as_root() -> bool:
+    """True for uid 0: containers, CI images and hosted notebook VMs run as root."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def lab_command(notebooks: Path, args: Sequence[str] = (), as_root: bool = False) -> list[str]:
+    """The ``jupyter lab`` command line ``make lab`` runs, user options last.
+
+    Jupyter refuses to start as root unless told ``--allow-root``; where root
+    is the only user there is, that refusal only stops the user. Port and
+    token are left to Jupyter, which reads ``JUPYTER_PORT`` and
+    ``JUPYTER_TOKEN`` itself, and to options in ``args``.
+    """
+    jupyter = Path(sys.prefix) / "bin" / "jupyter"
+    command = [str(jupyter), "lab", str(notebooks)]
+    if as_root and "--allow-root" not in args:
+        command.append("--allow-root")
+    return [*command, *args]
+
+
+def lab(root: Path, args: Sequence[str] = ()) -> None:
     """Start JupyterLab on the notebooks with the venv's private folders."""
     use_private_dirs()
-    jupyter = Path(sys.prefix) / "bin" / "jupyter"
-    os.execv(jupyter, [str(jupyter), "lab", str(root / "notebooks")])
+    as_root = running_as_root()
+    if as_root:
+        say("warning: running as root, so JupyterLab starts with --allow-root")
+    # the notebooks folder as dvc.yaml names it (vars.paths.notebooks)
+    command = lab_command(paths(root).notebooks, args, as_root)
+    os.execv(command[0], command)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["install"]:
         install()
-    elif args == ["lab"]:
-        lab(find_root())
+    elif args[:1] == ["lab"]:
+        lab(find_root(), args[1:])
     else:
-        print("usage: python -m nbml.runner.jupyter install|lab", file=sys.stderr)
+        usage = "usage: python -m nbml.runner.jupyter install | lab [JUPYTERLAB OPTIONS]"
+        print(usage, file=sys.stderr)
         return 2
     return 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nbml.errors import ConfigError, NotebookError
-from nbml.project import Project, find_root
+from nbml.project import Project, find_root, parse_file
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -26,13 +26,7 @@ _KEPT_PAPERMILL_METADATA = ("parameters", "input_path")
 
 def read_json(path: Path) -> dict[str, Any]:
     """Read a notebook as plain JSON (fast: no schema validation on import)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise NotebookError(f"{path}: notebook not found") from None
-    except json.JSONDecodeError as exc:
-        raise NotebookError(f"{path}: not a valid notebook file ({exc})") from None
+    return parse_file(path, json.load, NotebookError, "notebook")
 
 
 def dumps(nb: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from nbml.serving.predictor import Predictor
 from nbml.serving.schema import BOOLEAN, NUMBER, ColumnSpec
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
-from nbml.steps.data import CSV_SUFFIXES, PARQUET_SUFFIXES, SNIFF_BYTES, detect_encoding, sniff_csv
+from nbml.steps.data import CSV_SUFFIXES, PARQUET_SUFFIXES, sniff_csv
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -52,11 +52,8 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
         return
-    with open(path, "rb") as fh:
-        head = fh.read(SNIFF_BYTES)
-    head = head[: head.rfind(b"\n") + 1 or len(head)]  # never split a character
-    # the encoding from the head alone: the whole file may not fit in memory
-    dialect = sniff_csv(path, {"encoding": detect_encoding(head)})
+    # detected from samples of the file (head, middle, tail), never the whole of it
+    dialect = sniff_csv(path)
     reader = pd.read_csv(
         path, sep=dialect.delimiter, encoding=dialect.encoding, dtype=str,
         keep_default_na=True, skipinitialspace=True, chunksize=chunk_rows,

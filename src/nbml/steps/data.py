@@ -11,8 +11,8 @@ import codecs
 import csv
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +52,21 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 AUTO = "auto"
 CSV_OPTIONS = ("delimiter", "encoding", "decimal")
-# Tried in this order when data.csv.encoding is auto. latin-1 decodes any
-# byte, so it is the last resort and never fails.
-ENCODINGS = ("utf-8", "cp1252", "latin-1")
+# data.csv.encoding auto: a byte-order mark, else utf-8 if the sample decodes
+# as such (plain ASCII does), else charset-normalizer's guess from the sample's
+# lines that hold non-ASCII bytes (ASCII lines read the same in every candidate).
+ENCODING_SAMPLE_BYTES = 1024 * 1024  # read from head, middle and tail of the file
+_SAMPLE_CHUNKS = 16
+EVIDENCE_BYTES = 64 * 1024  # of non-ASCII lines handed to charset-normalizer
+# When candidates fit the text equally well, the commonest Windows encoding of
+# Western files wins; charset-normalizer often names cp1250 for it.
+PREFERRED_ENCODING = "cp1252"
+# A guess is doubtful when its text holds this share of odd characters, or a
+# rival decoding differently is this close in mess and in language coherence.
+_DOUBTFUL_MESS = 0.1
+_TIE_MESS = 0.01
+_TIE_COHERENCE = 0.05
+FALLBACK_ENCODING = "latin-1"  # decodes any byte: the last resort
 DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
@@ -65,6 +77,8 @@ _WRITTEN_NUMBER = re.compile(r"^[+-]?(\d+|\d{1,3}([.,' \u00a0]\d{3})+)([.,]\d+)?
 # Share of a text column's values that must look like numbers for a warning.
 WRITTEN_NUMBER_SHARE = 0.9
 SNIFF_BYTES = 64 * 1024
+# The params.yaml entry errors about the source name, when the name itself is wrong.
+SOURCE_PARAM = "params.yaml data.source"
 
 
 @dataclass(frozen=True)
@@ -85,8 +99,21 @@ def is_file_source(source: str) -> bool:
     if source in BUNDLED:
         return False
     return (
-        "/" in source or "\\" in source or source.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
+        "/" in source
+        or "\\" in source
+        or source.startswith("~")
+        or source.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
     )
+
+
+def source_label(source: str) -> str:
+    """How messages about the loaded data name it: the params.yaml entry that chose it."""
+    return f"data.source={source}"
+
+
+def feature_columns(df: pd.DataFrame, target: str) -> list[str]:
+    """Every column but the target: what the feature rules and the model may use."""
+    return [c for c in df.columns if c != target]
 
 
 def resolve_source_path(source: str, root: Path, raw_dir: str | Path) -> Path:
@@ -98,7 +125,7 @@ def resolve_source_path(source: str, root: Path, raw_dir: str | Path) -> Path:
     raw = Path(os.path.normpath(root / raw_dir))
     path = Path(os.path.normpath(root / source))
     raw_rel = raw.relative_to(root).as_posix() if raw.is_relative_to(root) else str(raw)
-    where = "params.yaml data.source"
+    where = SOURCE_PARAM
     if not path.is_relative_to(raw) or path == raw:
         hint = ""
         if (raw / Path(source).name).is_file():
@@ -151,19 +178,95 @@ def csv_options(options: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
-def detect_encoding(raw: bytes) -> str:
-    """The first of utf-8 (with or without BOM), cp1252, latin-1 that decodes ``raw``."""
+@dataclass(frozen=True)
+class EncodingGuess:
+    """A detected text encoding and, when the evidence was thin, why it may be wrong."""
+
+    encoding: str
+    doubt: str | None = None
+
+
+def _whole_lines(block: bytes, first: bool, last: bool) -> bytes:
+    """A block cut to whole lines, so a multi-byte character is never split."""
+    start = 0 if first else block.find(b"\n") + 1
+    end = len(block) if last else block.rfind(b"\n") + 1
+    return block[start:end] if end > start else b""
+
+
+def encoding_sample(path: Path, limit: int = ENCODING_SAMPLE_BYTES) -> bytes:
+    """At most ``limit`` bytes of whole lines, spread from the head to the tail of a file.
+
+    A big file is never read whole to guess its encoding: evenly spaced
+    chunks see both a header written by one program and rows appended later.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if size <= limit:
+            return fh.read()
+        chunk = limit // _SAMPLE_CHUNKS
+        parts = []
+        for i in range(_SAMPLE_CHUNKS):
+            fh.seek((size - chunk) * i // (_SAMPLE_CHUNKS - 1))
+            parts.append(_whole_lines(fh.read(chunk), i == 0, i == _SAMPLE_CHUNKS - 1))
+    return b"".join(parts)
+
+
+def _evidence(lines: Iterable[bytes], limit: int = EVIDENCE_BYTES) -> bytes:
+    """The lines holding non-ASCII bytes, up to ``limit`` bytes: all there is to tell apart."""
+    found: list[bytes] = []
+    size = 0
+    for line in lines:
+        if not line.isascii():
+            found.append(line)
+            size += len(line)
+            if size >= limit:
+                break
+    return b"".join(found)
+
+
+def detect_encoding(raw: bytes) -> EncodingGuess:
+    """The encoding of a sample: BOM, else utf-8 if it decodes, else charset-normalizer's."""
     if raw.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+        return EncodingGuess("utf-8-sig")
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    for encoding in ENCODINGS:
-        try:
-            raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    return ENCODINGS[-1]
+        return EncodingGuess("utf-16")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return guess_legacy_encoding(_evidence(raw.splitlines(keepends=True)))
+    return EncodingGuess("utf-8")
+
+
+def guess_legacy_encoding(evidence: bytes) -> EncodingGuess:
+    """charset-normalizer's best encoding for text that is not utf-8, doubts included."""
+    # lazy: only a CSV that is not utf-8 needs it (~40 ms to import in every stage)
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(evidence)
+    best = matches.best()
+    if best is None:
+        return EncodingGuess(
+            FALLBACK_ENCODING, "no text encoding decodes it cleanly (binary data, or mixed ones?)"
+        )
+    rivals = [
+        m
+        for m in matches
+        if m.encoding not in best.could_be_from_charset
+        and m.chaos <= best.chaos + _TIE_MESS
+        and m.coherence >= best.coherence - _TIE_COHERENCE
+    ]
+    # each match stands for every encoding that decodes the evidence the same way
+    preferred = [m for m in (best, *rivals) if PREFERRED_ENCODING in m.could_be_from_charset]
+    chosen = preferred[0] if preferred else best
+    name = codecs.lookup(PREFERRED_ENCODING if preferred else best.encoding).name
+    others = sorted({codecs.lookup(m.encoding).name for m in (best, *rivals) if m is not chosen})
+    if best.chaos >= _DOUBTFUL_MESS:
+        return EncodingGuess(
+            name, f"its text looks garbled in every encoding ({best.chaos:.0%} odd characters)"
+        )
+    if others:
+        return EncodingGuess(name, f"{', '.join(others[:3])} would read it differently, as likely")
+    return EncodingGuess(name)
 
 
 def detect_delimiter(text: str) -> str:
@@ -194,20 +297,51 @@ def detect_decimal(text: str, delimiter: str) -> str:
     return "," if comma > dot else "."
 
 
+def _encoding(path: Path, given: str) -> EncodingGuess:
+    """data.csv.encoding, or the one detected from a bounded sample; doubts are warned about."""
+    if given != AUTO:
+        return EncodingGuess(given)
+    guess = detect_encoding(encoding_sample(path))
+    if guess.doubt:
+        warn(
+            f"{path}: text encoding detected as {guess.encoding}, but {guess.doubt}; if names "
+            "or values look wrong, set params.yaml data.csv.encoding (e.g. cp1252, cp1251, "
+            "shift_jis)"
+        )
+    return guess
+
+
+def _refuse_binary(path: Path, head: bytes, given: str) -> None:
+    """NUL bytes belong only in UTF-16 text: declared in data.csv, or announced by a BOM.
+
+    Checked before the encoding is guessed: some single-byte encoding decodes
+    any bytes, so a binary file would otherwise "parse", and BOM-less UTF-16
+    would be read as garbage; both must be said instead.
+    """
+    if b"\x00" not in head:
+        return
+    if given == AUTO:
+        utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    else:
+        utf16 = codecs.lookup(given).name.startswith("utf-16")
+    if not utf16:
+        raise DataError(
+            f"{path}",
+            [
+                "not a CSV text file: it holds NUL bytes (binary data, e.g. a spreadsheet "
+                "renamed; UTF-16 text without a byte-order mark needs params.yaml "
+                "data.csv.encoding, e.g. utf-16-le)"
+            ],
+        )
+
+
 def sniff_csv(path: Path, options: Mapping[str, Any] | None = None) -> CsvDialect:
     """The dialect of a CSV file: values from data.csv, 'auto' ones detected."""
     opts = csv_options(options)
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
-        # the whole file must decode, not only its head: read it all for auto
-        rest = fh.read() if opts["encoding"] == AUTO else b""
-    encoding = opts["encoding"] if opts["encoding"] != AUTO else detect_encoding(head + rest)
-    if b"\x00" in head and not encoding.startswith("utf-16"):
-        # latin-1 decodes any bytes, so a binary file would otherwise "parse"
-        raise DataError(
-            f"{path}",
-            ["not a CSV text file: it holds NUL bytes (binary data, e.g. a spreadsheet renamed)"],
-        )
+    _refuse_binary(path, head, opts["encoding"])
+    encoding = _encoding(path, opts["encoding"]).encoding
     # cut at the last full line, so a multi-byte character is never split
     text = head[: head.rfind(b"\n") + 1 or len(head)].decode(encoding, errors="replace")
     if encoding == "utf-8-sig":
@@ -260,11 +394,10 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     return problems
 
 
-def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Read a CSV file in its detected (or configured) dialect; errors name the file."""
-    dialect = sniff_csv(path, options)
+def _read_table(path: Path, dialect: CsvDialect) -> pd.DataFrame:
+    """pandas.read_csv in a dialect; a decoding error is left to the caller."""
     try:
-        df = pd.read_csv(
+        return pd.read_csv(
             path,
             sep=dialect.delimiter,
             encoding=dialect.encoding,
@@ -276,10 +409,50 @@ def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFra
         raise DataError(
             f"{path}", ["the file holds no columns (empty or only blank lines)"]
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except pd.errors.ParserError as exc:
         raise DataError(
             f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
         ) from None
+
+
+def _read_decoded(
+    path: Path, dialect: CsvDialect, detected: bool
+) -> tuple[pd.DataFrame, CsvDialect]:
+    """Read the table; when a detected encoding fails past the sample, detect it once more.
+
+    The second guess looks at every line of the file that holds non-ASCII
+    bytes (up to EVIDENCE_BYTES of them), a full read only on this rare path.
+    """
+    try:
+        return _read_table(path, dialect), dialect
+    except UnicodeDecodeError as exc:
+        failure = exc
+    if detected:
+        with open(path, "rb") as fh:
+            guess = detect_encoding(_evidence(fh))
+        if guess.encoding != dialect.encoding:
+            retry = replace(dialect, encoding=guess.encoding)
+            try:
+                df = _read_table(path, retry)
+            except UnicodeDecodeError as exc:
+                failure = exc
+            else:
+                doubt = f"; but {guess.doubt}" if guess.doubt else ""
+                warn(
+                    f"{path}: its sample read as {dialect.encoding}, but later lines do not "
+                    f"({failure.reason}); read as {guess.encoding}, detected from the lines "
+                    f"with non-ASCII bytes{doubt}; set params.yaml data.csv.encoding to be sure"
+                )
+                return df, retry
+    raise DataError(
+        f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {failure}"]
+    ) from None
+
+
+def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV file in its detected (or configured) dialect; errors name the file."""
+    dialect = sniff_csv(path, options)
+    df, dialect = _read_decoded(path, dialect, csv_options(options)["encoding"] == AUTO)
     problems = _header_problems(path, dialect, df)
     if problems:
         raise DataError(f"{path}", problems)
@@ -387,7 +560,7 @@ def load_source(
         return df
     if not is_file_source(source):
         raise DataError(
-            "params.yaml data.source",
+            SOURCE_PARAM,
             [
                 f"unknown dataset '{source}'; bundled datasets: {', '.join(BUNDLED)}; "
                 "or give the path of a CSV or Parquet file under the raw data folder, "
@@ -460,8 +633,7 @@ def check_dataset(
             f"prepare.test_size={test_size} gives {n_test} test rows for {len(counts)} "
             "classes; a stratified split needs at least one test row per class"
         )
-    features = [c for c in df.columns if c != target]
-    if not features:
+    if not feature_columns(df, target):
         problems.append("no feature columns besides the target")
     if problems:
         raise DataError(where, problems)
@@ -490,4 +662,4 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 def split_xy(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
     """Features and labels of a prepared frame."""
-    return df.drop(columns=[target]), df[target].astype(str)
+    return df[feature_columns(df, target)], df[target].astype(str)

@@ -82,24 +82,37 @@ def _one_vs_rest(y_true: pd.Series, classes: Labels) -> np.ndarray:
     return onehot
 
 
+Points = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+
+
+def _per_class(y_true: pd.Series, proba: Proba, classes: Labels, points: Points) -> pd.DataFrame:
+    """One curve per class (that class against the rest), long format: class, then points."""
+    onehot = _one_vs_rest(y_true, classes)
+    parts = [
+        pd.DataFrame({"class": str(label), **points(onehot[:, i], proba[:, i])})
+        for i, label in enumerate(classes)
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _roc_points(truth: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
+    fpr, tpr, _ = skm.roc_curve(truth, score)
+    return {"fpr": fpr, "tpr": tpr}
+
+
+def _precision_recall_points(truth: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
+    precision, recall, _ = skm.precision_recall_curve(truth, score)
+    return {"recall": recall, "precision": precision}
+
+
 def roc_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> pd.DataFrame:
     """Per-class one-vs-rest ROC curves, long format (class, fpr, tpr)."""
-    onehot = _one_vs_rest(y_true, classes)
-    parts = []
-    for i, label in enumerate(classes):
-        fpr, tpr, _ = skm.roc_curve(onehot[:, i], proba[:, i])
-        parts.append(pd.DataFrame({"class": str(label), "fpr": fpr, "tpr": tpr}))
-    return pd.concat(parts, ignore_index=True)
+    return _per_class(y_true, proba, classes, _roc_points)
 
 
 def precision_recall_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> pd.DataFrame:
     """Per-class precision-recall curves, long format (class, recall, precision)."""
-    onehot = _one_vs_rest(y_true, classes)
-    parts = []
-    for i, label in enumerate(classes):
-        precision, recall, _ = skm.precision_recall_curve(onehot[:, i], proba[:, i])
-        parts.append(pd.DataFrame({"class": str(label), "recall": recall, "precision": precision}))
-    return pd.concat(parts, ignore_index=True)
+    return _per_class(y_true, proba, classes, _precision_recall_points)
 
 
 def importance_rows(

@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from nbml.errors import FeatureError
+from nbml.steps.data import feature_columns
 
 # A text column with this share of distinct values carries no pattern a
 # classifier can learn from (names, ids, free text): it is dropped, and said so.
@@ -52,7 +53,7 @@ def infer_feature_types(
 ) -> FeatureTypes:
     """Numeric and categorical columns from dtypes, with params overrides applied."""
     drop, categorical = list(drop or []), list(categorical or [])
-    columns = [c for c in df.columns if c != target]
+    columns = feature_columns(df, target)
     for key, names in (("drop", drop), ("categorical", categorical)):
         unknown = [c for c in names if c not in columns]
         if unknown:

@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from nbml.messages import warn
-from nbml.steps.data import DataError, check_dataset
+from nbml.steps.data import DataError, check_dataset, source_label
 
 # The types a column can be declared as in params.yaml prepare.schema.
 SCHEMA_TYPES: dict[str, str] = {
@@ -162,7 +162,7 @@ def validate_source(
     what is inferred from the data (params.yaml ``prepare.schema``); columns
     in ``drop`` (params.yaml ``data.drop``) are not checked, as no stage uses them.
     """
-    where = f"data.source={source}"
+    where = source_label(source)
     if df.shape[1] == 0:
         raise DataError(where, ["no columns: the table is empty"])
     if len(df) == 0:
