@@ -16,6 +16,10 @@ import yaml
 from tools import copies
 
 ROOT = Path(__file__).resolve().parents[1]
+# The service tests' fixtures (a model trained in seconds, a live server). A
+# conftest.py of their own in tests/serving/ would shadow this module for
+# `from conftest import ...` in every test collected after it.
+pytest_plugins = ["serving_fixtures"]
 VENV_BIN = Path(sys.executable).parent
 
 

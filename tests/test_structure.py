@@ -206,3 +206,8 @@ def test_every_imported_package_is_declared(where: str, extra: str | None):
         if not _distributions(m) & declared
     )
     assert undeclared == [], f"imported in {where} but not declared in pyproject.toml"
+
+
+def test_one_conftest_only():
+    """A second conftest.py would replace the module `from conftest import ...` finds."""
+    assert sorted(rel(p) for p in (ROOT / "tests").rglob("conftest.py")) == ["tests/conftest.py"]

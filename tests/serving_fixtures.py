@@ -28,7 +28,7 @@ from nbml.steps import data, features, model
 from tools import loopback
 
 TARGET = "species"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 90
 FIT_ROUNDS = 40
 
