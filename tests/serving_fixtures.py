@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from served import serve_env
 
 from nbml.project import Project, paths
 from nbml.serving.app import create_app
 from nbml.serving.loading import file_md5
 from nbml.serving.settings import Settings
 from nbml.steps import data, features, model
+from served import serve_env
 from tools import loopback
 
 TARGET = "species"
