@@ -58,3 +58,15 @@ def test_correlation_labels_do_not_overlap(n):
         assert all(
             end <= start + 0.5 for (_, end), (start, _) in zip(boxes, boxes[1:], strict=False)
         )
+
+
+def test_confusion_table_sums_counts_and_reads_one_line_per_row():
+    counts = pd.DataFrame(
+        {"actual": ["a", "a", "b", "b"], "predicted": ["a", "b", "a", "b"], "count": [5, 1, 0, 7]}
+    )
+    table = plots.confusion_table(counts)
+    assert table.loc["a", "a"] == 5 and table.loc["b", "b"] == 7 and table.loc["b", "a"] == 0
+    # plot data of an older revision: one line per test row, no count column
+    rows = pd.DataFrame({"actual": ["a", "a", "b"], "predicted": ["a", "a", "b"]})
+    assert plots.confusion_table(rows).to_dict() == {"a": {"a": 2, "b": 0}, "b": {"a": 0, "b": 1}}
+    assert plots.confusion_matrix(counts).axes[0].texts[0].get_text() == "5"

@@ -68,3 +68,18 @@ def test_bundled_datasets_load_offline_with_string_labels(name):
     df = data.BUNDLED[name]()
     target = "species" if name == "penguins" else "target"
     assert len(df) > 100 and df[target].dropna().map(type).eq(str).all()
+
+
+def test_sample_source_is_seeded_and_stratified():
+    df = pd.DataFrame({"x": range(1000), "y": ["a"] * 900 + ["b"] * 100})
+    part = data.sample_source(df, "y", 0.1, seed=1)
+    assert len(part) == 100 and part["y"].value_counts().to_dict() == {"a": 90, "b": 10}
+    assert part.equals(data.sample_source(df, "y", 100, seed=1))  # a count or a fraction
+    assert not part.equals(data.sample_source(df, "y", 100, seed=2))
+    assert data.sample_source(df, "y", None, seed=1) is df
+    assert data.sample_source(df, "y", 5000, seed=1) is df
+
+
+def test_sample_source_without_enough_rows_to_stratify_samples_plainly():
+    df = pd.DataFrame({"x": range(10), "y": ["a"] * 9 + ["b"]})
+    assert len(data.sample_source(df, "y", 5, seed=0)) == 5

@@ -193,8 +193,7 @@ def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
     cols = min(4, max(1, len(frames)))
     fig, axes = plots.grid(len(frames), cols, width=3.0 * cols, row_height=2.9)
     for ax, (name, df) in zip(axes, frames.items(), strict=True):
-        table = pd.crosstab(df["actual"].astype(str), df["predicted"].astype(str))
-        table = table.reindex(index=labels, columns=labels, fill_value=0)
+        table = plots.confusion_table(df).reindex(index=labels, columns=labels, fill_value=0)
         ax.imshow(table.values, cmap="Blues")
         top = table.values.max() or 1
         for i, row in enumerate(table.values):

@@ -175,9 +175,21 @@ def correlation(df: pd.DataFrame) -> Figure:
     return fig
 
 
+def confusion_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows per (actual, predicted) pair: actual down, predicted across.
+
+    Confusion plot data holds a ``count`` per pair; data written before it
+    did (one line per test row, e.g. an older revision) counts as 1 a line.
+    """
+    counts = rows["count"] if "count" in rows else pd.Series(1, index=rows.index)
+    actual, predicted = rows["actual"].astype(str), rows["predicted"].astype(str)
+    table = pd.crosstab(actual, predicted, values=counts, aggfunc="sum")
+    return table.fillna(0).astype("int64")
+
+
 def confusion_matrix(rows: pd.DataFrame) -> Figure:
     """Counts of (actual, predicted) pairs from confusion plot data."""
-    table = pd.crosstab(rows["actual"], rows["predicted"])
+    table = confusion_table(rows)
     labels = class_order(set(table.index) | set(table.columns))
     table = table.reindex(index=labels, columns=labels, fill_value=0)
     fig = Figure(figsize=(4.6, 4.0), layout="constrained")

@@ -505,3 +505,25 @@ def read_parquet(path: Path) -> pd.DataFrame:
 def split_xy(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
     """Features and labels of a prepared frame."""
     return df[feature_columns(df, target)], df[target].astype(str)
+
+
+def sample_source(
+    df: pd.DataFrame, target: str, sample: float | int | None, seed: int
+) -> pd.DataFrame:
+    """A seeded sample of the source (params.yaml prepare.sample): all rows for None.
+
+    ``sample`` is a fraction (0 < f < 1) or a number of rows. The sample is
+    stratified by the target, so every class keeps its share; rows without a
+    label count as one more stratum (validation leaves them out later). A
+    class too rare to stratify falls back to a plain random sample.
+    """
+    n = len(df) if sample is None else int(round(len(df) * sample)) if sample < 1 else int(sample)
+    if n >= len(df):
+        return df
+    strata = df[target].astype("string").fillna("\0missing") if target in df else None
+    if strata is not None and strata.value_counts().min() < 2:
+        strata = None
+    if strata is None:
+        return df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
+    part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
+    return part.sort_index().reset_index(drop=True)
