@@ -112,10 +112,3 @@ def test_importance_on_a_bounded_sample_scores_only_that_many_rows(monkeypatch):
     rows = evaluation.importance_rows(Model(), X, y, repeats=3, seed=0, max_rows=500)
     assert set(seen) == {500}
     assert rows.iloc[0]["feature"] == "x" and rows.iloc[0]["importance"] > 0.4
-
-
-def test_stage_threads_follow_the_runner(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert evaluation.stage_threads() == 3
-    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
-    assert evaluation.stage_threads() >= 1

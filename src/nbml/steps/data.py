@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from nbml.errors import DataError
 from nbml.messages import warn
 from nbml.project import paths
+from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
 
 
 def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
@@ -275,9 +277,11 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     return problems
 
 
-def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def read_csv(
+    path: Path, options: Mapping[str, Any] | None = None, dialect: CsvDialect | None = None
+) -> pd.DataFrame:
     """Read a CSV file in its detected (or configured) dialect; errors name the file."""
-    dialect = sniff_csv(path, options)
+    dialect = dialect or sniff_csv(path, options)
     try:
         df = pd.read_csv(
             path,
@@ -336,16 +340,82 @@ def _warn_numbers_as_text(path: Path, dialect: CsvDialect, values: pd.Series, co
     )
 
 
-def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet source file."""
+def read_source_file(
+    path: Path, csv: Mapping[str, Any] | None = None, sample: float | int | None = None
+) -> pd.DataFrame:
+    """Read a CSV or Parquet source file, after checking it fits in memory.
+
+    ``sample`` (params.yaml prepare.sample) lowers the estimate: the copies
+    prepare makes after loading hold only the sampled rows.
+    """
     if path.stat().st_size == 0:
         raise DataError(f"{path}", ["the file is empty (0 bytes)"])
     if path.name.lower().endswith(PARQUET_SUFFIXES):
+        check_memory(path, parquet_estimate(path, sample), MEMORY_ADVICE)
         try:
             return pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types
             raise DataError(f"{path}", [f"cannot be read as Parquet: {exc}"]) from None
-    return read_csv(path, csv)
+    dialect = sniff_csv(path, csv)
+    check_memory(path, csv_estimate(path, dialect, sample), MEMORY_ADVICE)
+    return read_csv(path, csv, dialect)
+
+
+MEMORY_ADVICE = (
+    "Set params.yaml prepare.sample (a fraction such as 0.1, or a number of rows) to "
+    "work on a seeded sample, keep only the columns you need in the file, or use a "
+    "machine with more memory (NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+)
+# Bytes of a CSV file read to estimate the memory its table takes.
+ESTIMATE_BYTES = 1 << 20
+
+
+def _with_sample(
+    table_bytes: int, rows: int, columns: int, sample: float | int | None
+) -> MemoryEstimate:
+    """The stage's estimated peak: the loaded table, plus copies of the sampled share."""
+    share = 1.0 if sample is None else min(1.0, sample if sample < 1 else sample / max(rows, 1))
+    needed = table_bytes * (1 + (PREPARE_FACTOR - 1) * share)
+    return MemoryEstimate(rows, columns, table_bytes, int(needed))
+
+
+def csv_estimate(path: Path, dialect: CsvDialect, sample: float | int | None) -> MemoryEstimate:
+    """Rows and memory of a CSV file's table, extrapolated from its first megabyte."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(ESTIMATE_BYTES)
+    if len(head) < size:
+        head = head[: head.rfind(b"\n") + 1 or len(head)]
+    try:
+        part = pd.read_csv(
+            io.BytesIO(head),
+            sep=dialect.delimiter,
+            encoding=dialect.encoding,
+            decimal=dialect.decimal,
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return MemoryEstimate(0, 0, 0, 0)  # read_csv names what is wrong with the file
+    if part.empty:
+        return MemoryEstimate(0, part.shape[1], 0, 0)
+    header = len(head.split(b"\n", 1)[0]) + 1
+    rows = int((size - header) / max(len(head) - header, 1) * len(part))
+    table = int(part.memory_usage(deep=True).sum() / len(part) * rows)
+    return _with_sample(table, rows, part.shape[1], sample)
+
+
+def parquet_estimate(path: Path, sample: float | int | None) -> MemoryEstimate:
+    """Rows and memory of a Parquet file's table, from its metadata (uncompressed sizes)."""
+    # lazy: the stage runner imports this module for its param checks and keeps
+    # pyarrow out of its own process (nbml.runner.stage.fast_imports)
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # not Parquet: read_parquet says so, naming the file
+        return MemoryEstimate(0, 0, 0, 0)
+    table = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return _with_sample(table, meta.num_rows, meta.num_columns, sample)
 
 
 def _plain(values: pd.Series) -> pd.Series:
@@ -389,11 +459,13 @@ def load_source(
     csv: Mapping[str, Any] | None = None,
     root: Path | None = None,
     raw_dir: str | Path | None = None,
+    sample: float | int | None = None,
 ) -> pd.DataFrame:
     """Load a bundled dataset by name, or a CSV/Parquet file under the raw folder.
 
     ``root`` and ``raw_dir`` default to the project's root and its
-    ``vars.paths.raw`` from dvc.yaml. ``csv`` is params.yaml ``data.csv``.
+    ``vars.paths.raw`` from dvc.yaml. ``csv`` is params.yaml ``data.csv``;
+    ``sample`` is prepare.sample, which the memory check before loading counts on.
     The frame's ``attrs["source"]`` says what was read and how.
     """
     if source in BUNDLED:
@@ -414,7 +486,7 @@ def load_source(
         root = root or project_paths.root
         raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
     path = resolve_source_path(source, root, raw_dir)
-    df = plain_dtypes(read_source_file(path, csv))
+    df = plain_dtypes(read_source_file(path, csv, sample))
     how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
     df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
     return df

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.preprocessing import label_binarize
 
 from nbml.errors import MetricError
+from nbml.steps.resources import stage_threads
 
 Labels = np.ndarray
 Proba = np.ndarray
@@ -187,9 +187,3 @@ def importance_rows(
         }
     )
     return rows.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)
-
-
-def stage_threads() -> int:
-    """The cores this stage may use: the runner's OMP_NUM_THREADS, else every core."""
-    given = os.environ.get("OMP_NUM_THREADS", "")
-    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
