@@ -36,6 +36,7 @@ from nbml.runner import notebook as nbfile
 from nbml.runner.checks import check_project
 from nbml.runner.jupyter import use_private_dirs
 from nbml.runner.kernel import register_engine, start_kernel, stop_kernel
+from nbml.runner.threads import limit_threads
 
 DEFAULT_TIMEOUT = 1800
 LOG_DIR = "logs"
@@ -128,11 +129,12 @@ def _clear_failed(run: StageRun) -> None:
 
 
 def _set_run_environment(proj: Project) -> None:
-    """Environment the kernel inherits: a fixed hash seed, this checkout's helpers."""
+    """Environment the kernel inherits: a fixed hash seed, this checkout's helpers, threads."""
     # A fixed hash seed keeps set/dict-of-str iteration order, and so the
     # executed notebook's bytes, the same from run to run.
     os.environ["PYTHONHASHSEED"] = "0"
     _prefer_checkout_helpers(proj)
+    limit_threads(os.environ)
 
 
 def _start_checked_kernel(run: StageRun) -> Any:
