@@ -77,18 +77,3 @@ def strongest_correlations(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     table = pd.DataFrame(pairs, columns=["column", "with", "r"])
     table = table.reindex(table["r"].abs().sort_values(ascending=False).index).head(n)
     return table.round(3).reset_index(drop=True)
-
-
-# Any seed would do; a fixed one keeps the report the same from run to run.
-SAMPLE_SEED = 0
-
-
-def sample_rows(df: pd.DataFrame, max_rows: int, seed: int = SAMPLE_SEED) -> pd.DataFrame:
-    """The frame itself up to ``max_rows`` rows, else a seeded sample of that many.
-
-    Distributions and correlations look the same on a few hundred thousand
-    rows as on millions, and cost a fraction to compute and draw.
-    """
-    if len(df) <= max_rows:
-        return df
-    return df.sample(n=max_rows, random_state=seed).sort_index()

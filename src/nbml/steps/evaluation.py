@@ -14,6 +14,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.preprocessing import label_binarize
 
 from nbml.errors import MetricError
+from nbml.messages import progress
 from nbml.steps.resources import stage_threads
 
 Labels = np.ndarray
@@ -170,6 +171,7 @@ def importance_rows(
         y = y.loc[X.index]
     # below a few thousand rows, starting worker processes costs more than it saves
     jobs = stage_threads() if len(X) >= PARALLEL_IMPORTANCE_ROWS else 1
+    progress(f"permutation importance: {X.shape[1]} columns x {repeats} repeats on {len(X):,} rows")
     result = permutation_importance(
         model,
         X,
