@@ -66,10 +66,13 @@ pull: setup ## fetch data, model and reports from the DVC remote, nothing re-run
 compare: setup ## write reports/compare.html: workspace vs HEAD vs experiments (offline page)
 	$(BIN)/python -m nbml.reporting.compare
 
-.PHONY: compare pr-report bench-exp
+.PHONY: compare pr-report bench-exp bench-scale
 BASE ?= main
 pr-report: setup ## write reports/pr-report.md: metrics/params diff and plots against BASE (default main)
 	$(BIN)/python -m nbml.reporting.pr_report --base $(BASE)
 
 bench-exp: setup ## time four queued experiments with -j 2 against four run one by one
 	$(BIN)/python -m tools.bench_exp
+
+bench-scale: setup ## time dvc repro on synthetic tables (BENCH_ROWS=1e5,1e6,1e7) vs a plain pandas script
+	$(BIN)/python -m tools.bench_scale

@@ -317,11 +317,15 @@ def numbers_read_as_text(df: pd.DataFrame) -> list[str]:
         values = df[column]
         if ptypes.is_numeric_dtype(values) or ptypes.is_bool_dtype(values):
             continue
-        text = values.dropna().astype(str).str.strip()
-        written = text.str.fullmatch(_WRITTEN_NUMBER.pattern)
-        plain = pd.to_numeric(text, errors="coerce").notna()
+        # each distinct value once, weighted by its count (millions of rows, few values)
+        counts = values.value_counts(dropna=True, sort=False)
+        text = pd.Series(counts.index, dtype=object).astype(str).str.strip()
+        written = text.str.fullmatch(_WRITTEN_NUMBER.pattern).to_numpy(dtype=bool)
+        plain = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+        weights = counts.to_numpy()
+        share = (weights * written).sum() / weights.sum() if len(text) else 0.0
         # all-plain numbers mixed with words are the validator's "mixed types" case
-        if len(text) and written.mean() >= WRITTEN_NUMBER_SHARE and (written & ~plain).any():
+        if share >= WRITTEN_NUMBER_SHARE and (written & ~plain).any():
             found.append(str(column))
     return found
 

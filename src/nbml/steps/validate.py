@@ -65,7 +65,11 @@ def _kind(value: Any) -> str:
 
 
 def _dominant_kind(values: pd.Series) -> tuple[str, Counter[str]]:
-    kinds = Counter(_kind(v) for v in values.dropna())
+    # each distinct value's kind once, weighted by its count: a text column
+    # of millions of rows holds few distinct values, and _kind is Python
+    kinds: Counter[str] = Counter()
+    for value, n in values.value_counts(dropna=True, sort=False).items():
+        kinds[_kind(value)] += int(n)
     return (kinds.most_common(1)[0][0] if kinds else ""), kinds
 
 
@@ -74,7 +78,11 @@ def _single_kind(values: pd.Series) -> pd.Series:
     dominant, kinds = _dominant_kind(values)
     if len(kinds) <= 1:
         return pd.Series(True, index=values.index)
-    return values.isna() | values.map(lambda v: _kind(v) == dominant)
+    if "bool" in kinds:
+        # True == 1 for isin's hashing: compare value by value
+        return values.isna() | values.map(lambda v: _kind(v) == dominant)
+    wrong = [v for v in values.dropna().unique() if _kind(v) != dominant]
+    return values.isna() | ~values.isin(wrong)
 
 
 def build_schema(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> Any:
