@@ -51,6 +51,8 @@ STAGES = ("prepare", "explore", "featurize", "train", "evaluate", "report")
 # What a user would otherwise write: read, split, fit, score (same estimator).
 PLAIN_SCRIPT = """\
 import sys
+
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 
