@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.preprocessing import OneHotEncoder
 
-from nbml.steps import data
+from nbml.steps import data, validate
 
 
 def test_check_dataset_drops_unlabelled_rows(frame):
@@ -83,3 +84,12 @@ def test_sample_source_is_seeded_and_stratified():
 def test_sample_source_without_enough_rows_to_stratify_samples_plainly():
     df = pd.DataFrame({"x": range(10), "y": ["a"] * 9 + ["b"]})
     assert len(data.sample_source(df, "y", 5, seed=0)) == 5
+
+
+def test_unseen_categories_warning_stays_short(capsys):
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(pd.DataFrame({"c": ["a", "b"]}))
+    X = pd.DataFrame({"c": [f"new{i}" for i in range(5000)]})
+    unseen = validate.report_unseen(encoder, X, where="test.parquet")
+    assert len(unseen["c"]) == 5000  # every value counted
+    err = capsys.readouterr().err
+    assert "and 4990 more values" in err and len(err) < 1000

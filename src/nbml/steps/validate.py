@@ -283,11 +283,18 @@ def unseen_categories(model: Any, X: pd.DataFrame) -> dict[str, dict[str, int]]:
     return unseen
 
 
+UNSEEN_SHOWN = 10
+
+
 def report_unseen(model: Any, X: pd.DataFrame, where: str) -> dict[str, dict[str, int]]:
     """Warn (on stderr, which the runner echoes) about categories training never saw."""
     unseen = unseen_categories(model, X)
     for column, counts in unseen.items():
-        listed = ", ".join(f"'{v}' ({n} row{'s' if n > 1 else ''})" for v, n in counts.items())
+        # a few examples: a column of ids can have as many new values as rows
+        shown = list(counts.items())[:UNSEEN_SHOWN]
+        listed = ", ".join(f"'{v}' ({n} row{'s' if n > 1 else ''})" for v, n in shown)
+        if len(counts) > UNSEEN_SHOWN:
+            listed += f" and {len(counts) - UNSEEN_SHOWN} more values"
         warn(
             f"{where}: column '{column}' has value(s) that training never "
             f"saw: {listed}. The model encodes them as no known category "
