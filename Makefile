@@ -77,7 +77,7 @@ pull: setup ## fetch data, model and reports from the DVC remote, nothing re-run
 compare: setup ## write reports/compare.html: workspace vs HEAD vs experiments (offline page)
 	$(BIN)/python -m nbml.reporting.compare
 
-.PHONY: compare pr-report bench-exp
+.PHONY: compare pr-report bench-exp bench-scale
 BASE ?= main
 pr-report: setup ## write reports/pr-report.md: metrics/params diff and plots against BASE (default main)
 	$(BIN)/python -m nbml.reporting.pr_report --base $(BASE)
@@ -95,3 +95,7 @@ score: setup ## predict a CSV/Parquet file with that model: make score IN=new.cs
 
 bench-serve: setup ## the model service vs a plain FastAPI endpoint: requests/s, p50/p99, ratio
 	$(BIN)/python -m tools.bench_serve
+
+.PHONY: bench-scale
+bench-scale: setup ## time dvc repro on synthetic tables (BENCH_ROWS=1e5,1e6,1e7) vs a plain pandas script
+	$(BIN)/python -m tools.bench_scale

@@ -52,6 +52,10 @@ class DataError(ProblemsError):
     """The dataset cannot be used as given; the message lists every problem."""
 
 
+class MemoryLimitError(NbmlError, RuntimeError):
+    """A table would not fit in the memory available; refused before loading it."""
+
+
 class FeatureError(NbmlError, ValueError):
     """A feature override in params.yaml names something that is not there."""
 

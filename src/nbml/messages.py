@@ -2,7 +2,8 @@
 
 A notebook's stderr is captured into the executed notebook; lines a helper
 prints there with :data:`WARNING_PREFIX` are repeated by the stage runner on
-the terminal, where a user of ``dvc repro`` sees them.
+the terminal, where a user of ``dvc repro`` sees them, at the end of the
+stage; lines with :data:`PROGRESS_PREFIX` are repeated as they arrive.
 """
 
 from __future__ import annotations
@@ -10,11 +11,21 @@ from __future__ import annotations
 import sys
 
 WARNING_PREFIX = "nbml warning:"
+PROGRESS_PREFIX = "nbml progress:"
 
 
 def warn(message: str) -> None:
     """Print a warning to stderr with WARNING_PREFIX, so the runner repeats it on the terminal."""
     print(f"{WARNING_PREFIX} {message}", file=sys.stderr)
+
+
+def progress(message: str) -> None:
+    """What long work is doing, on stderr, flushed: the runner repeats it on the terminal at once.
+
+    The line is also kept in the executed notebook: say what and how much
+    (rows, columns), never how long, so the notebook's bytes stay the same.
+    """
+    print(f"{PROGRESS_PREFIX} {message}", file=sys.stderr, flush=True)
 
 
 def say(message: str) -> None:

@@ -186,3 +186,17 @@ def test_runner_refuses_before_any_notebook_runs(project_copy: Path, monkeypatch
     assert not (project_copy / "logs" / "failed" / "prepare.ipynb").exists()
     assert not (project_copy / "data" / "prepared").exists()
     assert not (project_copy / "outputs" / "notebooks" / "prepare.ipynb").exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "bad", "expected"),
+    [
+        ("evaluate", "importance_sample", 0, "an integer >= 10"),
+        ("explore", "sample", 50, "an integer >= 1000"),
+        ("prepare", "sample", -1, "a fraction between 0 and 1 (exclusive) or a row count"),
+        ("prepare", "sample", 1.5, "a fraction between 0 and 1 (exclusive) or a row count"),
+    ],
+)
+def test_sample_sizes_are_checked(proj, section, key, bad, expected):
+    text = problems(with_params(proj, **{section: {key: bad}}))
+    assert f"{section}.{key}: expected {expected}" in text

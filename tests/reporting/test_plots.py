@@ -134,3 +134,16 @@ def test_comparison_overlays_are_displays_too(displays):
     conf = pd.DataFrame({"actual": ["b", "a"], "predicted": ["a", "a"]})
     compare.confusion_grid({"one": conf, "two": conf.assign(actual=["c", "c"])})
     assert [list(d.display_labels) for d in displays] == [["a", "b", "c"]] * 2
+
+
+def test_confusion_counts_weigh_their_pair_and_one_line_per_row_counts_one(displays):
+    counts = pd.DataFrame(
+        {"actual": ["a", "a", "b", "b"], "predicted": ["a", "b", "a", "b"], "count": [5, 1, 0, 7]}
+    )
+    ax = plots.confusion_matrix(counts).axes[0]
+    assert displays[-1].confusion_matrix.tolist() == [[5, 1], [0, 7]]
+    assert ax.texts[0].get_text() == "5"
+    # plot data of an older revision: one line per test row, no count column
+    rows = pd.DataFrame({"actual": ["a", "a", "b"], "predicted": ["a", "a", "b"]})
+    plots.confusion_matrix(rows)
+    assert displays[-1].confusion_matrix.tolist() == [[2, 0], [0, 1]]

@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.preprocessing import OneHotEncoder
 
-from nbml.steps import data
+from nbml.steps import data, validate
 
 
 def test_check_dataset_drops_unlabelled_rows(frame):
@@ -68,3 +69,27 @@ def test_bundled_datasets_load_offline_with_string_labels(name):
     df = data.BUNDLED[name]()
     target = "species" if name == "penguins" else "target"
     assert len(df) > 100 and df[target].dropna().map(type).eq(str).all()
+
+
+def test_sample_source_is_seeded_and_stratified():
+    df = pd.DataFrame({"x": range(1000), "y": ["a"] * 900 + ["b"] * 100})
+    part = data.sample_source(df, "y", 0.1, seed=1)
+    assert len(part) == 100 and part["y"].value_counts().to_dict() == {"a": 90, "b": 10}
+    assert part.equals(data.sample_source(df, "y", 100, seed=1))  # a count or a fraction
+    assert not part.equals(data.sample_source(df, "y", 100, seed=2))
+    assert data.sample_source(df, "y", None, seed=1) is df
+    assert data.sample_source(df, "y", 5000, seed=1) is df
+
+
+def test_sample_source_without_enough_rows_to_stratify_samples_plainly():
+    df = pd.DataFrame({"x": range(10), "y": ["a"] * 9 + ["b"]})
+    assert len(data.sample_source(df, "y", 5, seed=0)) == 5
+
+
+def test_unseen_categories_warning_stays_short(capsys):
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(pd.DataFrame({"c": ["a", "b"]}))
+    X = pd.DataFrame({"c": [f"new{i}" for i in range(5000)]})
+    unseen = validate.report_unseen(encoder, X, where="test.parquet")
+    assert len(unseen["c"]) == 5000  # every value counted
+    err = capsys.readouterr().err
+    assert "and 4990 more values" in err and len(err) < 1000

@@ -195,10 +195,14 @@ def draw_confusion(
     """scikit-learn's confusion matrix display of (actual, predicted) rows, classes in order."""
     actual, predicted = rows["actual"].astype(str), rows["predicted"].astype(str)
     labels = labels or confusion_labels([rows])
-    return ConfusionMatrixDisplay.from_predictions(
+    # plot data holds a count per (actual, predicted) pair: each pair weighs
+    # its count (integers, so the matrix stays counts)
+    counts = rows["count"].astype("int64") if "count" in rows else None
+    display = ConfusionMatrixDisplay.from_predictions(
         actual,
         predicted,
         labels=labels,
+        sample_weight=counts,
         cmap="Blues",
         colorbar=False,
         values_format="d",
@@ -207,6 +211,7 @@ def draw_confusion(
     )
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=fontsize)
     ax.set_yticks(range(len(labels)), labels, fontsize=fontsize)
+    return display
 
 
 def confusion_matrix(rows: pd.DataFrame) -> Figure:

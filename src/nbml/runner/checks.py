@@ -145,6 +145,7 @@ def _check_prepare(values: dict[str, Any], proj: Project) -> list[str]:
             )
     problems += _int_at_least(values, "prepare", "seed", 0)
     problems += _int_at_least(values, "prepare", "min_rows_per_class", 2)
+    problems += _sample_problems(values.get("sample"))
     schema = values.get("schema")
     if schema is not None:
         # lazy: see "Start-up" in the module docstring
@@ -164,11 +165,24 @@ def _check_prepare(values: dict[str, Any], proj: Project) -> list[str]:
     return problems
 
 
+def _sample_problems(sample: Any) -> list[str]:
+    """prepare.sample: null (every row), a fraction 0 < f < 1, or a row count >= 1."""
+    if sample is None or (_is_int(sample) and sample >= 1):
+        return []
+    if _is_number(sample) and 0 < sample < 1:
+        return []
+    return [
+        "prepare.sample: expected a fraction between 0 and 1 (exclusive) or a row count "
+        f"(an integer >= 1), or null for every row; found {sample!r}"
+    ]
+
+
 @check("explore")
 def _check_explore(values: dict[str, Any], proj: Project) -> list[str]:
     return [
         *_int_at_least(values, "explore", "max_levels", 1),
         *_int_at_least(values, "explore", "max_panels", 1),
+        *_int_at_least(values, "explore", "sample", 1000),
     ]
 
 
@@ -333,6 +347,7 @@ def _check_evaluate(values: dict[str, Any], proj: Project) -> list[str]:
                         f"allowed: {', '.join(METRICS)}"
                     )
     problems += _int_at_least(values, "evaluate", "importance_repeats", 1)
+    problems += _int_at_least(values, "evaluate", "importance_sample", 10)
     problems += _int_at_least(values, "evaluate", "seed", 0)
     return problems
 

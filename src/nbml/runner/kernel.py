@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nbml.runner import notebook as nbfile
+from nbml.runner.progress import RunState
 
 ENGINE_NAME = "nbml"
 
@@ -77,19 +78,10 @@ def stop_kernel(manager: Any) -> None:
         pass
 
 
-def register_engine() -> str:
-    """Register papermill's nbclient engine with fewer saves of the partial notebook.
+def _manager_class(base: type, state: RunState | None) -> type:
+    """papermill's execution manager, saving less often and telling ``state`` the cell."""
 
-    papermill writes (and validates) the whole notebook before and after every
-    cell, ~4 ms a cell on a figure-heavy notebook. Here it is written at the
-    start, then between cells only as often as papermill's own autosave
-    during a long cell (every 30 s), and always at the end, failed or not,
-    which is when ``logs/failed/`` needs it.
-    """
-    # lazy: papermill costs ~1 s to import; see the module docstring.
-    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
-
-    class Manager(NotebookExecutionManager):
+    class Manager(base):  # type: ignore[valid-type, misc]
         saved = finished = False
 
         def save(self, **kwargs: Any) -> None:
@@ -98,9 +90,32 @@ def register_engine() -> str:
                 super().save(**kwargs)
                 self.saved = True
 
+        def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            if state is not None and cell_index is not None:
+                state.cell_started(cell_index, str(cell.get("id", "")))
+            super().cell_start(cell, cell_index, **kwargs)
+
         def notebook_complete(self, **kwargs: Any) -> None:
             self.finished = True
             super().notebook_complete(**kwargs)
+
+    return Manager
+
+
+def register_engine(state: RunState | None = None) -> str:
+    """Register papermill's nbclient engine with fewer saves of the partial notebook.
+
+    papermill writes (and validates) the whole notebook before and after every
+    cell, ~4 ms a cell on a figure-heavy notebook. Here it is written at the
+    start, then between cells only as often as papermill's own autosave
+    during a long cell (every 30 s), and always at the end, failed or not,
+    which is when ``logs/failed/`` needs it. ``state`` learns which cell runs,
+    for the runner's progress lines.
+    """
+    # lazy: papermill costs ~1 s to import; see the module docstring.
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    Manager = _manager_class(NotebookExecutionManager, state)
 
     class Engine(NBClientEngine):
         @classmethod

@@ -36,6 +36,8 @@ from nbml.runner import notebook as nbfile
 from nbml.runner.checks import check_project
 from nbml.runner.jupyter import use_private_dirs
 from nbml.runner.kernel import register_engine, start_kernel, stop_kernel
+from nbml.runner.progress import Heartbeat, ProgressEcho, RunState
+from nbml.runner.threads import limit_threads
 
 DEFAULT_TIMEOUT = 1800
 LOG_DIR = "logs"
@@ -128,11 +130,12 @@ def _clear_failed(run: StageRun) -> None:
 
 
 def _set_run_environment(proj: Project) -> None:
-    """Environment the kernel inherits: a fixed hash seed, this checkout's helpers."""
+    """Environment the kernel inherits: a fixed hash seed, this checkout's helpers, threads."""
     # A fixed hash seed keeps set/dict-of-str iteration order, and so the
     # executed notebook's bytes, the same from run to run.
     os.environ["PYTHONHASHSEED"] = "0"
     _prefer_checkout_helpers(proj)
+    limit_threads(os.environ)
 
 
 def _start_checked_kernel(run: StageRun) -> Any:
@@ -152,7 +155,7 @@ def _start_checked_kernel(run: StageRun) -> Any:
 def _execute(run: StageRun, kernel: Any) -> tuple[Any, str | None, threading.Thread]:
     """Run the notebook; return (executed notebook or None, problem or None, kernel stopper)."""
     # lazy: papermill and nbclient cost ~1 s to import, spent while the kernel boots
-    import papermill
+    import papermill  # noqa: F401  (imported here, before the exporter thread starts)
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
@@ -161,23 +164,11 @@ def _execute(run: StageRun, kernel: Any) -> tuple[Any, str | None, threading.Thr
     run.exporter = _preload_exporter()
     problem: str | None = None
     executed: Any = None
+    state = RunState(run.stage, len(run.nb.get("cells", [])))
+    heartbeat = Heartbeat(state)
+    heartbeat.start()
     try:
-        executed = papermill.execute_notebook(
-            str(run.source),
-            str(run.debug),
-            parameters=run.injected,
-            cwd=str(run.source.parent),
-            execution_timeout=run.timeout,
-            progress_bar=sys.stderr.isatty(),
-            log_output=False,
-            report_mode=False,
-            km=kernel,
-            engine_name=register_engine(),
-            # A line written in two pieces reaches the client as one message
-            # or two, depending on timing; merged, the bytes do not depend on
-            # it (JupyterLab merges them the same way when it saves).
-            coalesce_streams=True,
-        )
+        executed = _papermill(run, kernel, state)
     except PapermillExecutionError as exc:
         problem = f"{exc.ename}: {exc.evalue}"
     except DeadKernelError:
@@ -189,10 +180,35 @@ def _execute(run: StageRun, kernel: Any) -> tuple[Any, str | None, threading.Thr
     except RuntimeError as exc:  # e.g. the kernel died before it replied at all
         problem = f"the kernel could not run the notebook: {exc}"
     finally:
+        heartbeat.stop()
         # stopping takes ~0.1 s; let it happen while the report is written
         stopper = threading.Thread(target=stop_kernel, args=(kernel,), daemon=True)
         stopper.start()
     return executed, problem, stopper
+
+
+def _papermill(run: StageRun, kernel: Any, state: RunState) -> Any:
+    """papermill's run of the notebook in the started kernel; progress lines echoed live."""
+    # lazy: already imported by _execute, before the report exporter's thread
+    import papermill
+
+    return papermill.execute_notebook(
+        str(run.source),
+        str(run.debug),
+        parameters=run.injected,
+        cwd=str(run.source.parent),
+        execution_timeout=run.timeout,
+        progress_bar=sys.stderr.isatty(),
+        log_output=False,
+        report_mode=False,
+        km=kernel,
+        engine_name=register_engine(state),
+        stderr_file=ProgressEcho(state),
+        # A line written in two pieces reaches the client as one message
+        # or two, depending on timing; merged, the bytes do not depend on
+        # it (JupyterLab merges them the same way when it saves).
+        coalesce_streams=True,
+    )
 
 
 def _raise_if_failed(

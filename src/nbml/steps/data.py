@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -24,8 +25,9 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from nbml.errors import DataError
-from nbml.messages import warn
+from nbml.messages import progress, warn
 from nbml.project import paths
+from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
 
 
 def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
@@ -449,9 +451,11 @@ def _read_decoded(
     ) from None
 
 
-def read_csv(path: Path, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def read_csv(
+    path: Path, options: Mapping[str, Any] | None = None, dialect: CsvDialect | None = None
+) -> pd.DataFrame:
     """Read a CSV file in its detected (or configured) dialect; errors name the file."""
-    dialect = sniff_csv(path, options)
+    dialect = dialect or sniff_csv(path, options)
     df, dialect = _read_decoded(path, dialect, csv_options(options)["encoding"] == AUTO)
     problems = _header_problems(path, dialect, df)
     if problems:
@@ -471,11 +475,15 @@ def numbers_read_as_text(df: pd.DataFrame) -> list[str]:
         values = df[column]
         if ptypes.is_numeric_dtype(values) or ptypes.is_bool_dtype(values):
             continue
-        text = values.dropna().astype(str).str.strip()
-        written = text.str.fullmatch(_WRITTEN_NUMBER.pattern)
-        plain = pd.to_numeric(text, errors="coerce").notna()
+        # each distinct value once, weighted by its count (millions of rows, few values)
+        counts = values.value_counts(dropna=True, sort=False)
+        text = pd.Series(counts.index, dtype=object).astype(str).str.strip()
+        written = text.str.fullmatch(_WRITTEN_NUMBER.pattern).to_numpy(dtype=bool)
+        plain = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+        weights = counts.to_numpy()
+        share = (weights * written).sum() / weights.sum() if len(text) else 0.0
         # all-plain numbers mixed with words are the validator's "mixed types" case
-        if len(text) and written.mean() >= WRITTEN_NUMBER_SHARE and (written & ~plain).any():
+        if share >= WRITTEN_NUMBER_SHARE and (written & ~plain).any():
             found.append(str(column))
     return found
 
@@ -494,16 +502,86 @@ def _warn_numbers_as_text(path: Path, dialect: CsvDialect, values: pd.Series, co
     )
 
 
-def read_source_file(path: Path, csv: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet source file."""
+def read_source_file(
+    path: Path, csv: Mapping[str, Any] | None = None, sample: float | int | None = None
+) -> pd.DataFrame:
+    """Read a CSV or Parquet source file, after checking it fits in memory.
+
+    ``sample`` (params.yaml prepare.sample) lowers the estimate: the copies
+    prepare makes after loading hold only the sampled rows.
+    """
     if path.stat().st_size == 0:
         raise DataError(f"{path}", ["the file is empty (0 bytes)"])
     if path.name.lower().endswith(PARQUET_SUFFIXES):
+        check_memory(path, parquet_estimate(path, sample), MEMORY_ADVICE)
         try:
             return pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types
             raise DataError(f"{path}", [f"cannot be read as Parquet: {exc}"]) from None
-    return read_csv(path, csv)
+    dialect = sniff_csv(path, csv)
+    estimate = csv_estimate(path, dialect, sample)
+    check_memory(path, estimate, MEMORY_ADVICE)
+    progress(f"reading {path.name}: about {estimate.rows:,} rows x {estimate.columns} columns")
+    df = read_csv(path, csv, dialect)
+    progress(f"read {len(df):,} rows x {df.shape[1]} columns from {path.name}")
+    return df
+
+
+MEMORY_ADVICE = (
+    "Set params.yaml prepare.sample (a fraction such as 0.1, or a number of rows) to "
+    "work on a seeded sample, keep only the columns you need in the file, or use a "
+    "machine with more memory (NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+)
+# Bytes of a CSV file read to estimate the memory its table takes.
+ESTIMATE_BYTES = 1 << 20
+
+
+def _with_sample(
+    table_bytes: int, rows: int, columns: int, sample: float | int | None
+) -> MemoryEstimate:
+    """The stage's estimated peak: the loaded table, plus copies of the sampled share."""
+    share = 1.0 if sample is None else min(1.0, sample if sample < 1 else sample / max(rows, 1))
+    needed = table_bytes * (1 + (PREPARE_FACTOR - 1) * share)
+    return MemoryEstimate(rows, columns, table_bytes, int(needed))
+
+
+def csv_estimate(path: Path, dialect: CsvDialect, sample: float | int | None) -> MemoryEstimate:
+    """Rows and memory of a CSV file's table, extrapolated from its first megabyte."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(ESTIMATE_BYTES)
+    if len(head) < size:
+        head = head[: head.rfind(b"\n") + 1 or len(head)]
+    try:
+        part = pd.read_csv(
+            io.BytesIO(head),
+            sep=dialect.delimiter,
+            encoding=dialect.encoding,
+            decimal=dialect.decimal,
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return MemoryEstimate(0, 0, 0, 0)  # read_csv names what is wrong with the file
+    if part.empty:
+        return MemoryEstimate(0, part.shape[1], 0, 0)
+    header = len(head.split(b"\n", 1)[0]) + 1
+    rows = int((size - header) / max(len(head) - header, 1) * len(part))
+    table = int(part.memory_usage(deep=True).sum() / len(part) * rows)
+    return _with_sample(table, rows, part.shape[1], sample)
+
+
+def parquet_estimate(path: Path, sample: float | int | None) -> MemoryEstimate:
+    """Rows and memory of a Parquet file's table, from its metadata (uncompressed sizes)."""
+    # lazy: the stage runner imports this module for its param checks and keeps
+    # pyarrow out of its own process (nbml.runner.stage.fast_imports)
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # not Parquet: read_parquet says so, naming the file
+        return MemoryEstimate(0, 0, 0, 0)
+    table = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return _with_sample(table, meta.num_rows, meta.num_columns, sample)
 
 
 def _plain(values: pd.Series) -> pd.Series:
@@ -547,11 +625,13 @@ def load_source(
     csv: Mapping[str, Any] | None = None,
     root: Path | None = None,
     raw_dir: str | Path | None = None,
+    sample: float | int | None = None,
 ) -> pd.DataFrame:
     """Load a bundled dataset by name, or a CSV/Parquet file under the raw folder.
 
     ``root`` and ``raw_dir`` default to the project's root and its
-    ``vars.paths.raw`` from dvc.yaml. ``csv`` is params.yaml ``data.csv``.
+    ``vars.paths.raw`` from dvc.yaml. ``csv`` is params.yaml ``data.csv``;
+    ``sample`` is prepare.sample, which the memory check before loading counts on.
     The frame's ``attrs["source"]`` says what was read and how.
     """
     if source in BUNDLED:
@@ -572,7 +652,7 @@ def load_source(
         root = root or project_paths.root
         raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
     path = resolve_source_path(source, root, raw_dir)
-    df = plain_dtypes(read_source_file(path, csv))
+    df = plain_dtypes(read_source_file(path, csv, sample))
     how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
     df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
     return df
@@ -663,3 +743,40 @@ def read_parquet(path: Path) -> pd.DataFrame:
 def split_xy(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
     """Features and labels of a prepared frame."""
     return df[feature_columns(df, target)], df[target].astype(str)
+
+
+def sample_source(
+    df: pd.DataFrame, target: str, sample: float | int | None, seed: int
+) -> pd.DataFrame:
+    """A seeded sample of the source (params.yaml prepare.sample): all rows for None.
+
+    ``sample`` is a fraction (0 < f < 1) or a number of rows. The sample is
+    stratified by the target, so every class keeps its share; rows without a
+    label count as one more stratum (validation leaves them out later). A
+    class too rare to stratify falls back to a plain random sample.
+    """
+    n = len(df) if sample is None else int(round(len(df) * sample)) if sample < 1 else int(sample)
+    if n >= len(df):
+        return df
+    strata = df[target].astype("string").fillna("\0missing") if target in df else None
+    if strata is not None and strata.value_counts().min() < 2:
+        strata = None
+    if strata is None:
+        return df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
+    part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
+    return part.sort_index().reset_index(drop=True)
+
+
+# Any seed would do; a fixed one keeps reports the same from run to run.
+SAMPLE_SEED = 0
+
+
+def sample_rows(df: pd.DataFrame, max_rows: int, seed: int = SAMPLE_SEED) -> pd.DataFrame:
+    """The frame itself up to ``max_rows`` rows, else a seeded sample of that many.
+
+    Distributions, correlations and a check of a model's predictions look the
+    same on a few hundred thousand rows as on millions, at a fraction of the cost.
+    """
+    if len(df) <= max_rows:
+        return df
+    return df.sample(n=max_rows, random_state=seed).sort_index()

@@ -14,6 +14,8 @@ from sklearn.inspection import permutation_importance
 from sklearn.preprocessing import label_binarize
 
 from nbml.errors import MetricError
+from nbml.messages import progress
+from nbml.steps.resources import stage_threads
 
 Labels = np.ndarray
 Proba = np.ndarray
@@ -70,9 +72,22 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def confusion_rows(y_true: pd.Series, y_pred: Labels) -> pd.DataFrame:
-    """One row per test sample, for DVC's ``confusion`` template."""
-    return pd.DataFrame({"actual": np.asarray(y_true), "predicted": np.asarray(y_pred)})
+def confusion_counts(y_true: pd.Series, y_pred: Labels, classes: Labels) -> pd.DataFrame:
+    """Test rows per (actual, predicted) pair, every pair of classes (zeros included).
+
+    One line per pair, not per test row, so the file does not grow with the
+    data; the project's DVC template (.dvc/plots/confusion_counts.json) sums
+    the ``count`` field.
+    """
+    labels = [str(c) for c in classes]
+    pairs = pd.crosstab(
+        pd.Categorical(np.asarray(y_true).astype(str), categories=labels),
+        pd.Categorical(np.asarray(y_pred).astype(str), categories=labels),
+        dropna=False,
+    )
+    counts = pairs.stack(future_stack=True).rename("count").reset_index()
+    counts.columns = ["actual", "predicted", "count"]
+    return counts.astype({"actual": str, "predicted": str, "count": "int64"})
 
 
 def _one_vs_rest(y_true: pd.Series, classes: Labels) -> np.ndarray:
@@ -83,6 +98,25 @@ def _one_vs_rest(y_true: pd.Series, classes: Labels) -> np.ndarray:
 
 
 Points = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+# Points kept per curve: scikit-learn gives one per distinct score, which at
+# millions of test rows makes plot files of megabytes for a picture that a
+# few hundred points draw the same. AUC and the metrics use every row.
+MAX_CURVE_POINTS = 200
+
+
+def thin_curve(x: np.ndarray, y: np.ndarray, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """Indices of at most ``max_points`` + 1 points spaced evenly along the curve's length.
+
+    Both ends are kept; a curve that is already short is kept whole.
+    """
+    n = len(x)
+    if n <= max_points:
+        return np.arange(n)
+    length = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+    step = length[-1] / max_points if length[-1] > 0 else 1.0
+    # the first point of each equal-length stretch, then the last point
+    first = np.flatnonzero(np.diff(np.floor(length / step), prepend=-1.0) > 0)
+    return np.unique(np.concatenate([first, [n - 1]]))
 
 
 def _per_class(y_true: pd.Series, proba: Proba, classes: Labels, points: Points) -> pd.DataFrame:
@@ -97,12 +131,14 @@ def _per_class(y_true: pd.Series, proba: Proba, classes: Labels, points: Points)
 
 def _roc_points(truth: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
     fpr, tpr, _ = skm.roc_curve(truth, score)
-    return {"fpr": fpr, "tpr": tpr}
+    keep = thin_curve(fpr, tpr)
+    return {"fpr": fpr[keep], "tpr": tpr[keep]}
 
 
 def _precision_recall_points(truth: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
     precision, recall, _ = skm.precision_recall_curve(truth, score)
-    return {"recall": recall, "precision": precision}
+    keep = thin_curve(recall, precision)
+    return {"recall": recall[keep], "precision": precision[keep]}
 
 
 def roc_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> pd.DataFrame:
@@ -115,16 +151,35 @@ def precision_recall_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> p
     return _per_class(y_true, proba, classes, _precision_recall_points)
 
 
+PARALLEL_IMPORTANCE_ROWS = 2000
+
+
 def importance_rows(
-    model: Any, X: pd.DataFrame, y: pd.Series, repeats: int, seed: int
+    model: Any, X: pd.DataFrame, y: pd.Series, repeats: int, seed: int, max_rows: int | None = None
 ) -> pd.DataFrame:
-    """Permutation importance of each raw source column on the test split.
+    """Permutation importance of each raw source column on (a sample of) the test split.
 
     Computed on the whole served model, so it speaks of the columns a user
     knows (``island``) rather than one-hot encoded ones, for any estimator.
+    It costs ``repeats`` x columns predictions of the rows it is given, so
+    above ``max_rows`` test rows it scores one seeded sample of ``max_rows``
+    (evaluate.importance_sample), in parallel on the stage's threads.
     """
+    if max_rows is not None and len(X) > max_rows:
+        # one seeded sample for the baseline score and every repeat
+        X = X.sample(n=max_rows, random_state=seed)
+        y = y.loc[X.index]
+    # below a few thousand rows, starting worker processes costs more than it saves
+    jobs = stage_threads() if len(X) >= PARALLEL_IMPORTANCE_ROWS else 1
+    progress(f"permutation importance: {X.shape[1]} columns x {repeats} repeats on {len(X):,} rows")
     result = permutation_importance(
-        model, X, y, n_repeats=repeats, random_state=seed, scoring="balanced_accuracy"
+        model,
+        X,
+        y,
+        n_repeats=repeats,
+        random_state=seed,
+        scoring="balanced_accuracy",
+        n_jobs=jobs,
     )
     rows = pd.DataFrame(
         {

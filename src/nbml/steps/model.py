@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from nbml.errors import ModelError
-from nbml.messages import warn
+from nbml.messages import progress, warn
 
 # Types a model file may contain beyond what skops trusts by default
 # (scikit-learn estimators, builtins, numpy arrays). Each is a plain data
@@ -43,6 +43,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "collections.OrderedDict",
 )
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Training rows train scores and re-predicts after reloading the model file:
+# a full prediction of millions of rows costs more than the check tells.
+CHECK_ROWS = 20_000
 
 
 def estimator_class(import_path: str) -> type:
@@ -85,6 +88,13 @@ def make_estimator(import_path: str, kwargs: dict[str, Any] | None) -> Classifie
             f"it takes: {', '.join(sorted(accepted))}"
         )
     return cls(**kwargs)
+
+
+def fit_estimator(classifier: ClassifierMixin, X: Any, y: Any) -> ClassifierMixin:
+    """Fit the classifier, saying on the terminal what is being fitted (it can take minutes)."""
+    name = type(classifier).__name__
+    progress(f"train: fitting {name} on {X.shape[0]:,} rows x {X.shape[1]} columns")
+    return classifier.fit(X, y)
 
 
 def compose(preprocessor: Any, estimator: ClassifierMixin) -> Pipeline:

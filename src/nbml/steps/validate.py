@@ -65,7 +65,11 @@ def _kind(value: Any) -> str:
 
 
 def _dominant_kind(values: pd.Series) -> tuple[str, Counter[str]]:
-    kinds = Counter(_kind(v) for v in values.dropna())
+    # each distinct value's kind once, weighted by its count: a text column
+    # of millions of rows holds few distinct values, and _kind is Python
+    kinds: Counter[str] = Counter()
+    for value, n in values.value_counts(dropna=True, sort=False).items():
+        kinds[_kind(value)] += int(n)
     return (kinds.most_common(1)[0][0] if kinds else ""), kinds
 
 
@@ -74,7 +78,11 @@ def _single_kind(values: pd.Series) -> pd.Series:
     dominant, kinds = _dominant_kind(values)
     if len(kinds) <= 1:
         return pd.Series(True, index=values.index)
-    return values.isna() | values.map(lambda v: _kind(v) == dominant)
+    if "bool" in kinds:
+        # True == 1 for isin's hashing: compare value by value
+        return values.isna() | values.map(lambda v: _kind(v) == dominant)
+    wrong = [v for v in values.dropna().unique() if _kind(v) != dominant]
+    return values.isna() | ~values.isin(wrong)
 
 
 def build_schema(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> Any:
@@ -275,11 +283,18 @@ def unseen_categories(model: Any, X: pd.DataFrame) -> dict[str, dict[str, int]]:
     return unseen
 
 
+UNSEEN_SHOWN = 10
+
+
 def report_unseen(model: Any, X: pd.DataFrame, where: str) -> dict[str, dict[str, int]]:
     """Warn (on stderr, which the runner echoes) about categories training never saw."""
     unseen = unseen_categories(model, X)
     for column, counts in unseen.items():
-        listed = ", ".join(f"'{v}' ({n} row{'s' if n > 1 else ''})" for v, n in counts.items())
+        # a few examples: a column of ids can have as many new values as rows
+        shown = list(counts.items())[:UNSEEN_SHOWN]
+        listed = ", ".join(f"'{v}' ({n} row{'s' if n > 1 else ''})" for v, n in shown)
+        if len(counts) > UNSEEN_SHOWN:
+            listed += f" and {len(counts) - UNSEEN_SHOWN} more values"
         warn(
             f"{where}: column '{column}' has value(s) that training never "
             f"saw: {listed}. The model encodes them as no known category "
