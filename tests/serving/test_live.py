@@ -8,7 +8,6 @@ import socket
 import urllib.request
 
 from served import model_answers, sample_rows
-
 from tools import bench_serve, loopback
 
 REQUESTS = 600

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import yaml
-from served import serve_env
 
 from nbml.errors import ServeError
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
+from served import serve_env
 from tools import loopback
 
 MODEL = "data/models/model.skops"

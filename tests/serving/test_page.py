@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from served import model_answers, sample_rows
 
 from browser import launch_flags, require_chromium
+from served import model_answers, sample_rows
 
 TIMEOUT_MS = 20_000
 
