@@ -92,7 +92,7 @@ def _manager_class(base: type, state: RunState | None) -> type:
 
         def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
             if state is not None and cell_index is not None:
-                state.cell_started(cell_index, str(cell.get("id", "")))
+                state.cell_started(cell_index, str(cell.get("id", "")), len(self.nb.cells))
             super().cell_start(cell, cell_index, **kwargs)
 
         def notebook_complete(self, **kwargs: Any) -> None:

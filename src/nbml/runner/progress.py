@@ -38,9 +38,11 @@ class RunState:
     cell: tuple[int, str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def cell_started(self, index: int, cell_id: str) -> None:
+    def cell_started(self, index: int, cell_id: str, cells: int | None = None) -> None:
+        """``cells``: the executed notebook's count (papermill adds the parameters cell)."""
         with self.lock:
             self.cell = (index, cell_id)
+            self.cells = cells or self.cells
 
     def heard(self) -> None:
         with self.lock:
@@ -80,11 +82,11 @@ class Heartbeat(threading.Thread):
             now = time.monotonic()
             with self.state.lock:
                 quiet = now - self.state.last_line >= self.every
-                cell = self.state.cell
+                cell, cells = self.state.cell, self.state.cells
             if quiet and cell is not None:
                 say(
                     f"stage '{self.state.stage}': {now - self.state.started:.0f} s, "
-                    f"running cell {cell[0] + 1} of {self.state.cells} ('{cell[1]}')"
+                    f"running cell {cell[0] + 1} of {cells} ('{cell[1]}')"
                 )
                 self.state.heard()
 
