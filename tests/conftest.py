@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +28,14 @@ VENV_BIN = Path(sys.executable).parent
 def tracked_files(root: Path = ROOT) -> list[str]:
     """Files a fresh clone of the project would hold."""
     return copies.tracked_files(root)
+
+
+def notebook_code(path: Path) -> str:
+    """A notebook's code cells as one Python source; IPython magics and shell
+    lines (``%``, ``!``) are commented out, so it parses and still shows them."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    return "\n".join(re.sub(r"^([%!])", r"# \1", c, flags=re.M) for c in code)
 
 
 def project_env(home: Path | None = None) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import notebook_code
 from nbml.project import Project
 from nbml.runner import notebook as nbfile
 
@@ -23,11 +24,7 @@ HELPERS = ROOT / PROJECT.path_names["helpers"]
 
 
 def code_of(stage: str) -> str:
-    nb = nbfile.read_json(ROOT / PROJECT.stage_notebook(stage).notebook)
-    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    src = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
-    # IPython magics are not Python; comment them out for parsing
-    return "\n".join(re.sub(r"^%", "# %", s, flags=re.M) for s in src)
+    return notebook_code(ROOT / PROJECT.stage_notebook(stage).notebook)
 
 
 def covered(path: str, declared: list[str]) -> bool:

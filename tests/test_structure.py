@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import inspect
-import json
 import re
 import sys
 import tomllib
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import nbml.errors
-from conftest import ROOT
+from conftest import ROOT, notebook_code
 
 PACKAGE = ROOT / "src" / "nbml"
 TOOLS = ROOT / "tools"
@@ -54,12 +53,6 @@ def imported_modules(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             found.add(node.module)
     return found
-
-
-def notebook_code(path: Path) -> str:
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    return "\n".join(re.sub(r"^[%!].*$", "", c, flags=re.M) for c in code)
 
 
 # -- layout ----------------------------------------------------------------------
