@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dvc_render.html import PAGE_HTML
 from dvc_render.vega import VegaRenderer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,33 +41,23 @@ NODE_ONLY = {"yargs", "node-fetch", "commander", "iconv-lite", "rw", "resolve"}
 # what dvc-render's HTML.embed replaces in a template, by plain str.replace
 PLACEHOLDERS = ("{scripts}", "{plot_divs}", "{refresh_tag}")
 
-# The same page as dvc-render's default, plus a charset (the builds hold a few
-# non-ASCII characters, and a page opened from disk is not read as UTF-8
-# otherwise). DVC fills the placeholders with str.replace, so the braces of
-# the inlined JavaScript are safe; there is deliberately no scripts
-# placeholder, since DVC would put its CDN script tags there.
-PAGE = """<!DOCTYPE html>
-<html>
-<head>
-    <meta charset="utf-8">
-    {refresh_tag}
-    <title>DVC Plot</title>
-    <!-- The page of `dvc plots show` and `dvc plots diff` for this project: the
+# dvc-render's own default page (PAGE_HTML), plus a charset (the builds hold
+# a few non-ASCII characters, and a page opened from disk is not read as UTF-8
+# otherwise) and the scripts inlined where its {scripts} placeholder was. DVC
+# fills the placeholders with str.replace, so the braces of the inlined
+# JavaScript are safe; there is deliberately no scripts placeholder left,
+# since DVC would put its CDN script tags there.
+_ABOUT = """    <!-- The page of `dvc plots show` and `dvc plots diff` for this project: the
          scripts dvc-render @DVC_RENDER@ loads from a CDN are inlined below, so
          that it draws with no network. Written by `python -m tools.vendor_vega`;
          licences in vega-licenses.txt next to this file. -->
-<!-- vendored scripts -->
-    <style>
-        table {
-            border-spacing: 15px;
-        }
-    </style>
-</head>
-<body>
-    {plot_divs}
-</body>
-</html>
 """
+PAGE = (
+    PAGE_HTML.replace("<head>\n", '<head>\n    <meta charset="utf-8">\n', 1).replace(
+        "    {scripts}\n", _ABOUT + SCRIPTS_MARK + "\n", 1
+    )
+    + "\n"
+)
 
 SCRIPT_BLOCK = re.compile(
     r"<script>\n/\* (?P<name>[\w-]+) (?P<version>\S+) (?P<file>\S+) "
