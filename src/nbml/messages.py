@@ -9,6 +9,8 @@ stage; lines with :data:`PROGRESS_PREFIX` are repeated as they arrive.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
 WARNING_PREFIX = "nbml warning:"
 PROGRESS_PREFIX = "nbml progress:"
@@ -36,3 +38,31 @@ def say(message: str) -> None:
 def warning_lines(text: str) -> list[str]:
     """The helper warnings in some captured stderr text."""
     return [line for line in text.splitlines() if line.startswith(WARNING_PREFIX)]
+
+
+# Printed lines stay readable in a terminal and a CI log: a list of columns or
+# values is cut to a few examples, each clipped, with how many there are.
+SHOWN_ITEMS = 5
+ITEM_CHARS = 40
+
+
+def _clip(text: str, width: int = ITEM_CHARS) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def shorten(
+    items: Iterable[Any],
+    noun: str = "values",
+    limit: int = SHOWN_ITEMS,
+    show: Callable[[Any], str] = str,
+) -> str:
+    """A list for one printed line: 'a, b, c', or '263 values, e.g. a, b, c, d, e'.
+
+    Each item is rendered with ``show`` (``repr`` to quote text), numpy scalars
+    as plain Python values, and clipped to :data:`ITEM_CHARS` characters.
+    """
+    items = list(items)
+    shown = [_clip(show(v.item() if hasattr(v, "item") else v)) for v in items[:limit]]
+    if len(items) <= limit:
+        return ", ".join(shown)
+    return f"{len(items)} {noun}, e.g. {', '.join(shown)}"

@@ -22,10 +22,12 @@ import difflib
 import sys
 import warnings
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from nbml.errors import ParamError
+from nbml.messages import shorten
 from nbml.project import PARAMS_FILE, PIPELINE_FILE, ConfigError, Project, find_root
 
 IMPUTE_STRATEGIES = ("mean", "median", "most_frequent")
@@ -103,12 +105,54 @@ def _check_data(values: dict[str, Any], proj: Project) -> list[str]:
             isinstance(values[key], list) and all(isinstance(c, str) for c in values[key])
         ):
             problems.append(f"data.{key}: expected a list of column names, found {values[key]!r}")
+    problems += _check_dates(values)
     if isinstance(target, str) and target in (values.get("drop") or []):
         problems.append(
             f"data.drop: lists the target column '{target}'; the target cannot be dropped"
         )
     if "csv" in values:
         problems += _check_csv_options(values["csv"])
+    return problems
+
+
+def _date_format_problem(column: str, fmt: Any) -> str:
+    """'' when ``fmt`` is a format data.dates accepts: auto, ISO8601 or a strptime format."""
+    where = f"data.dates.{column}"
+    if fmt in ("auto", "ISO8601"):
+        return ""
+    if not isinstance(fmt, str) or "%" not in fmt:
+        return (
+            f"{where}: expected a date format such as '%d/%m/%Y' or '%Y-%m-%d %H:%M', "
+            f"ISO8601, or auto; found {fmt!r}"
+        )
+    sample = datetime(2021, 11, 23, 14, 35, 0)
+    try:
+        datetime.strptime(sample.strftime(fmt), fmt)
+    except ValueError as exc:
+        return f"{where}: '{fmt}' is not a usable date format ({exc})"
+    return ""
+
+
+def _check_dates(values: dict[str, Any]) -> list[str]:
+    """data.dates: a mapping of column name to the format its dates are written in."""
+    dates = values.get("dates")
+    if dates is None:
+        return []
+    if not isinstance(dates, dict) or not all(isinstance(c, str) for c in dates):
+        return [
+            f"data.dates: expected a mapping of column name to date format, e.g. "
+            f"{{when: '%d/%m/%Y'}}; found {shorten([dates], limit=1, show=repr)}"
+        ]
+    problems = [p for c, f in dates.items() if (p := _date_format_problem(c, f))]
+    for key in ("drop", "categorical"):
+        both = [c for c in dates if c in (values.get(key) or [])]
+        if both:
+            problems.append(
+                f"data.dates and data.{key} both list {shorten(both, 'columns')}; "
+                "a column is one or the other"
+            )
+    if values.get("target") in dates:
+        problems.append(f"data.dates: lists the target column '{values['target']}'")
     return problems
 
 
@@ -195,8 +239,12 @@ def _check_featurize(values: dict[str, Any], proj: Project) -> list[str]:
             f"featurize.numeric_impute: unknown strategy {impute!r}; "
             f"allowed: {', '.join(IMPUTE_STRATEGIES)}"
         )
-    if "scale" in values and not isinstance(values["scale"], bool):
-        problems.append(f"featurize.scale: expected true or false, found {values['scale']!r}")
+    for key in ("scale", "date_cycles"):
+        if key in values and not isinstance(values[key], bool):
+            problems.append(f"featurize.{key}: expected true or false, found {values[key]!r}")
+    problems += _int_at_least(values, "featurize", "max_categories", 2)
+    if values.get("target_encode_above") is not None:
+        problems += _int_at_least(values, "featurize", "target_encode_above", 2)
     return problems
 
 

@@ -1,48 +1,91 @@
-"""Feature types and the preprocessing that turns raw columns into model inputs."""
+"""Feature kinds and the preprocessing that turns raw columns into model inputs.
+
+Every column's kind is decided on the training split (:func:`infer_feature_types`):
+numbers, booleans, dates (text that parses as dates, or datetime values),
+categories, and columns left out with the reason (identifiers, free text, a
+single value, ``data.drop``). :func:`build_preprocessor` turns the kinds into one
+ColumnTransformer whose width is bounded: a category gives at most
+``featurize.max_categories`` columns however many values it has.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 from pandas.api import types as ptypes
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.utils.multiclass import type_of_target
 
 from nbml.errors import FeatureError
+from nbml.messages import shorten
+from nbml.steps import kinds
 from nbml.steps.data import feature_columns
+from nbml.steps.transformers import ISO_FORMAT, BooleanValues, DateParts
 
-# A text column with this share of distinct values carries no pattern a
-# classifier can learn from (names, ids, free text): it is dropped, and said so.
-ID_LIKE_UNIQUE_SHARE = 0.9
-ID_LIKE_MIN_UNIQUE = 20
-# Dates are a frequent identifier look-alike; a text column is called
-# date-like when this share of a sample of its distinct values parses as dates.
-DATE_LIKE_SHARE = 0.9
-DATE_SAMPLE = 200
-# Reasons stay within 50 characters: pandas' default column width in reports.
-DATETIME_REASON = "datetime: derive numeric columns from it to use it"
+NUMERIC, CATEGORICAL, BOOLEAN, DATE = "numeric", "categorical", "boolean", "date"
+# A category's values with fewer training rows than this are pooled as
+# "infrequent" once the column has more values than featurize.max_categories.
+POOL_MIN_ROWS = 5
+# Folds and seed of the target encoding's cross-fitting (same split, same bytes).
+TARGET_ENCODING_FOLDS = 5
+TARGET_ENCODING_SEED = 0
 TIMEDELTA_REASON = "timedelta: convert it to a number to use it"
 
 
 @dataclass
 class FeatureTypes:
-    """Which raw columns feed the model, and how."""
+    """Which raw columns feed the model, and how; ``kinds`` says why, for every column."""
 
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
+    boolean: list[str] = field(default_factory=list)
+    # date column -> the format its text is written in ("" for datetime values)
+    dates: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
+    # column -> [kind, why], in the table's column order
+    kinds: dict[str, list[str]] = field(default_factory=dict)
+    # categorical column -> distinct values in the training split
+    levels: dict[str, int] = field(default_factory=dict)
+
+    def add(self, column: str, kind: str, why: str) -> None:
+        self.kinds[column] = [kind, why]
+        if kind == NUMERIC:
+            self.numeric.append(column)
+        elif kind == CATEGORICAL:
+            self.categorical.append(column)
+        elif kind == BOOLEAN:
+            self.boolean.append(column)
+
+    def drop(self, column: str, kind: str, why: str) -> None:
+        self.kinds[column] = [kind, why]
+        self.dropped[column] = why
 
     def as_frame(self) -> pd.DataFrame:
-        rows = [(c, "numeric", "") for c in self.numeric]
-        rows += [(c, "categorical", "") for c in self.categorical]
-        rows += [(c, "dropped", why) for c, why in self.dropped.items()]
-        return pd.DataFrame(rows, columns=["column", "type", "reason"])
+        """One row per column: its detected kind and why (dropped columns say so)."""
+        rows = [
+            (c, kind, why, "dropped" if c in self.dropped else "feature")
+            for c, (kind, why) in self.kinds.items()
+        ]
+        return pd.DataFrame(rows, columns=["column", "kind", "why", "use"])
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _check_names(columns: list[str], overrides: dict[str, Any]) -> None:
+    for key, names in overrides.items():
+        unknown = [c for c in names if c not in columns]
+        if unknown:
+            raise FeatureError(
+                f"params.yaml data.{key} names column(s) {shorten(unknown, 'columns')} "
+                f"that the data does not have (columns: {shorten(columns, 'columns')})"
+            )
 
 
 def infer_feature_types(
@@ -50,82 +93,223 @@ def infer_feature_types(
     target: str,
     drop: list[str] | None = None,
     categorical: list[str] | None = None,
+    dates: dict[str, str] | None = None,
 ) -> FeatureTypes:
-    """Numeric and categorical columns from dtypes, with params overrides applied."""
-    drop, categorical = list(drop or []), list(categorical or [])
+    """Each column's kind from its values in ``df`` (the training split), params overrides first."""
+    drop, categorical, dates = list(drop or []), list(categorical or []), dict(dates or {})
     columns = feature_columns(df, target)
-    for key, names in (("drop", drop), ("categorical", categorical)):
-        unknown = [c for c in names if c not in columns]
-        if unknown:
-            raise FeatureError(
-                f"params.yaml data.{key} names column(s) {', '.join(map(str, unknown))} "
-                f"that the data does not have (columns: {', '.join(map(str, columns))})"
-            )
+    _check_names(columns, {"drop": drop, "categorical": categorical, "dates": list(dates)})
     types = FeatureTypes()
     for col in columns:
         values = df[col]
         if col in drop:
-            types.dropped[col] = "listed in data.drop"
-        elif time_reason := _time_reason(values):
-            # Timestamps one-hot encoded would make the fitted preprocessor
-            # hold pandas.Timestamp objects, which skops refuses to load, and
-            # a date's levels rarely recur in new rows anyway.
-            types.dropped[col] = time_reason
+            types.drop(col, "dropped", "listed in data.drop")
+        elif col in dates:
+            fmt = dates[col]
+            kinds.check_date_format(values, col, fmt)
+            fmt = (kinds.date_format(values, col) or ISO_FORMAT) if fmt == "auto" else fmt
+            _add_date(types, col, values, fmt, "listed in data.dates")
+        elif ptypes.is_timedelta64_dtype(values):
+            types.drop(col, "timedelta", TIMEDELTA_REASON)
         elif values.nunique(dropna=True) <= 1:
-            types.dropped[col] = "a single value: carries no information"
+            types.drop(col, "constant", "a single value: carries no information")
         elif col in categorical:
-            types.categorical.append(col)
-        elif ptypes.is_bool_dtype(values) or not ptypes.is_numeric_dtype(values):
-            distinct = values.nunique(dropna=True)
-            share = distinct / max(values.notna().sum(), 1)
-            if distinct >= ID_LIKE_MIN_UNIQUE and share >= ID_LIKE_UNIQUE_SHARE:
-                if looks_like_dates(values):
-                    types.dropped[col] = f"dates as text ({distinct} distinct): derive numbers"
-                else:
-                    types.dropped[col] = f"looks like an identifier ({distinct} distinct values)"
-            else:
-                types.categorical.append(col)
+            _add_category(types, col, values, "listed in data.categorical")
         else:
-            types.numeric.append(col)
+            _detect(types, col, values)
     return types
 
 
-def _time_reason(values: pd.Series) -> str:
-    """Why a datetime or timedelta column is not a feature; '' for any other column."""
+def _add_date(types: FeatureTypes, col: str, values: pd.Series, fmt: str, why: str) -> None:
+    types.dates[col] = "" if ptypes.is_datetime64_any_dtype(values) else fmt
+    types.kinds[col] = [DATE, why]
+
+
+def _add_category(types: FeatureTypes, col: str, values: pd.Series, why: str) -> None:
+    types.levels[col] = int(values.nunique(dropna=True))
+    types.add(col, CATEGORICAL, why)
+
+
+def _detect(types: FeatureTypes, col: str, values: pd.Series) -> None:
+    """The kind of a column no parameter decides, from its values."""
+    distinct = int(values.nunique(dropna=True))
     if ptypes.is_datetime64_any_dtype(values):
-        return DATETIME_REASON
-    if ptypes.is_timedelta64_dtype(values):
-        return TIMEDELTA_REASON
-    return ""
+        _add_date(types, col, values, "", "datetime values")
+    elif kinds.is_boolean(values):
+        types.add(col, BOOLEAN, "two values: true/false")
+    elif ptypes.is_numeric_dtype(values):
+        if reason := kinds.identifier_reason(values):
+            types.drop(col, "identifier", reason)
+        else:
+            types.add(col, NUMERIC, f"numbers ({distinct} distinct)")
+    elif fmt := kinds.date_format(values, col):
+        shown = "ISO 8601" if fmt == ISO_FORMAT else fmt
+        _add_date(types, col, values, fmt, f"text that reads as dates ({shown})")
+    elif reason := kinds.free_text_reason(values):
+        types.drop(col, "free text", reason)
+    elif reason := kinds.identifier_reason(values):
+        types.drop(col, "identifier", reason)
+    else:
+        _add_category(types, col, values, f"text ({distinct} distinct values)")
 
 
 def looks_like_dates(values: pd.Series) -> bool:
     """True when most distinct values of a text column parse as dates (e.g. 2024-01-31)."""
-    sample = pd.Series(values.dropna().unique()[:DATE_SAMPLE]).astype(str)
-    # plain numbers ("1234") would parse as years or epochs: not dates as written
-    sample = sample[sample.str.contains(r"\d") & pd.to_numeric(sample, errors="coerce").isna()]
-    if sample.empty:
-        return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    share = parsed.notna().sum() / values.dropna().unique()[:DATE_SAMPLE].size
-    return bool(share >= DATE_LIKE_SHARE)
+    try:
+        return kinds.date_format(values, str(values.name)) is not None
+    except FeatureError:  # dates, in an order that needs data.dates
+        return True
+
+
+# -- the preprocessor ------------------------------------------------------------
+def _target_width(y: pd.Series | None) -> tuple[str, int]:
+    """TargetEncoder's target type for ``y`` and how many columns it gives per column."""
+    if y is None:
+        return "", 0
+    if ptypes.is_float_dtype(y):
+        return "continuous", 1
+    kind = type_of_target(y)
+    return kind, (int(pd.Series(y).nunique()) if kind == "multiclass" else 1)
+
+
+def encoding_of(
+    levels: int, max_categories: int, target_encode_above: int | None, target_width: int
+) -> str:
+    """How a category is encoded: 'onehot', 'pooled' (bounded one-hot) or 'target'."""
+    if levels <= max_categories:
+        return "onehot"
+    wide = target_encode_above is not None and levels > target_encode_above
+    if wide and 0 < target_width <= max_categories:
+        return "target"
+    return "pooled"
+
+
+def _target_encoder(kind: str) -> TargetEncoder:
+    folds = KFold if kind == "continuous" else StratifiedKFold
+    cv = folds(TARGET_ENCODING_FOLDS, shuffle=True, random_state=TARGET_ENCODING_SEED)
+    return TargetEncoder(target_type=kind, cv=cv)
+
+
+def _encoder(how: str, max_categories: int, target_kind: str) -> Any:
+    if how == "target":
+        return _target_encoder(target_kind)
+    if how == "pooled":
+        return OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            max_categories=max_categories,
+            min_frequency=POOL_MIN_ROWS,
+            sparse_output=False,
+        )
+    return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+
+
+# ColumnTransformer part name and encoder step name of each encoding
+_ENCODING_PARTS = {
+    "onehot": ("cat", "onehot"),
+    "pooled": ("pooled", "onehot"),
+    "target": ("target", "encode"),
+}
+
+
+def _category_parts(
+    types: FeatureTypes, max_categories: int, target_encode_above: int | None, y: Any
+) -> dict[str, tuple[str, Pipeline, list[str]]]:
+    """The ColumnTransformer parts of the categories, by encoding."""
+    kind, width = _target_width(y)
+    groups: dict[str, list[str]] = {}
+    for col in types.categorical:
+        how = encoding_of(types.levels.get(col, 0), max_categories, target_encode_above, width)
+        groups.setdefault(how, []).append(col)
+    parts = {}
+    for how, cols in groups.items():
+        name, step = _ENCODING_PARTS[how]
+        impute = ("impute", SimpleImputer(strategy="most_frequent"))
+        encode = (step, _encoder(how, max_categories, kind))
+        parts[how] = (name, Pipeline([impute, encode]), cols)
+    return parts
 
 
 def build_preprocessor(
-    types: FeatureTypes, numeric_impute: str = "median", scale: bool = True
+    types: FeatureTypes,
+    numeric_impute: str = "median",
+    scale: bool = True,
+    max_categories: int = 20,
+    target_encode_above: int | None = None,
+    date_cycles: bool = False,
+    y: pd.Series | None = None,
 ) -> ColumnTransformer:
-    """Impute and scale numbers, impute and one-hot categories; drop the rest."""
-    numeric_steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy=numeric_impute))]
-    if scale:
-        numeric_steps.append(("scale", StandardScaler()))
-    categorical_steps = [
-        ("impute", SimpleImputer(strategy="most_frequent")),
-        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-    ]
-    transformers = []
+    """Numbers imputed and scaled; categories one-hot (bounded) or target encoded;
+    booleans as 0/1; dates as numeric parts; every other column dropped.
+
+    ``y`` (the training labels) is needed for a target encoding; without it a
+    many-valued category is always pooled one-hot.
+    """
+
+    def numbers() -> list[tuple[str, object]]:
+        steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy=numeric_impute))]
+        return steps + ([("scale", StandardScaler())] if scale else [])
+
+    categories = _category_parts(types, max_categories, target_encode_above, y)
+    transformers: list[tuple[str, Any, list[str]]] = []
     if types.numeric:
-        transformers.append(("num", Pipeline(numeric_steps), list(types.numeric)))
-    if types.categorical:
-        transformers.append(("cat", Pipeline(categorical_steps), list(types.categorical)))
+        transformers.append(("num", Pipeline(numbers()), list(types.numeric)))
+    if "onehot" in categories:
+        transformers.append(categories["onehot"])
+    if types.boolean:
+        steps = [("read", BooleanValues()), ("impute", SimpleImputer(strategy="most_frequent"))]
+        transformers.append(("bool", Pipeline(steps), list(types.boolean)))
+    if types.dates:
+        parts = DateParts(formats=list(types.dates.values()), cycles=date_cycles)
+        transformers.append(("date", Pipeline([("parts", parts), *numbers()]), list(types.dates)))
+    transformers += [categories[how] for how in ("pooled", "target") if how in categories]
     pre = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)
     return pre.set_output(transform="pandas")
+
+
+# -- what each column became ---------------------------------------------------
+def _widths(part: Any, columns: list[str]) -> dict[str, tuple[int, str]]:
+    """Output columns made from each source column by one fitted ColumnTransformer part."""
+    last = part.steps[-1][1] if isinstance(part, Pipeline) else part
+    first = part.steps[0][1] if isinstance(part, Pipeline) else part
+    found = {}
+    for j, col in enumerate(columns):
+        if isinstance(last, OneHotEncoder):
+            pooled = (getattr(last, "infrequent_categories_", None) or [None] * len(columns))[j]
+            kept = len(last.categories_[j]) - (len(pooled) if pooled is not None else 0)
+            how = f"one-hot, {len(pooled)} rare values pooled" if pooled is not None else "one-hot"
+            found[col] = (kept + (pooled is not None), how)
+        elif isinstance(last, TargetEncoder):
+            width = len(last.classes_) if last.target_type_ == "multiclass" else 1
+            found[col] = (width, "target encoding (cross-fitted)")
+        elif isinstance(first, DateParts):
+            found[col] = (len(first.parts(j)), "date parts: " + ", ".join(first.parts(j)))
+        elif isinstance(first, BooleanValues):
+            found[col] = (1, "0/1 number")
+        else:
+            found[col] = (1, "number" + (", scaled" if "scale" in dict(part.steps) else ""))
+    return found
+
+
+def becomes(types: FeatureTypes, preprocessor: ColumnTransformer) -> pd.DataFrame:
+    """The kinds table with what each column became in the fitted preprocessor."""
+    made: dict[str, tuple[int, str]] = {}
+    for _name, part, columns in preprocessor.transformers_:
+        if not isinstance(part, str):
+            made.update(_widths(part, list(columns)))
+    table = types.as_frame().drop(columns="use")
+    table["becomes"] = [made.get(c, (0, "dropped"))[1] for c in table["column"]]
+    table["outputs"] = [made.get(c, (0, ""))[0] for c in table["column"]]
+    return table
+
+
+@dataclass
+class Table:
+    """A table shown without pandas' row numbers: HTML in reports, text in the notebook."""
+
+    frame: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        return self.frame.to_html(index=False)
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=False)

@@ -19,10 +19,13 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import TargetEncoder
 
 from nbml.errors import ModelError
 from nbml.messages import progress, warn
+from nbml.steps.transformers import BooleanValues, DateParts
 
 # Types a model file may contain beyond what skops trusts by default
 # (scikit-learn estimators, builtins, numpy arrays). Each is a plain data
@@ -41,6 +44,11 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "collections.OrderedDict",
+    # the cross-fitting folds of a TargetEncoder (seeded splitters, no data)
+    "sklearn.model_selection._split.KFold",
+    "sklearn.model_selection._split.StratifiedKFold",
+    # nbml's own transformers (dates, booleans): plain strings and numbers inside
+    *(f"{cls.__module__}.{cls.__qualname__}" for cls in (DateParts, BooleanValues)),
 )
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # Training rows train scores and re-predicts after reloading the model file:
@@ -95,6 +103,29 @@ def fit_estimator(classifier: ClassifierMixin, X: Any, y: Any) -> ClassifierMixi
     name = type(classifier).__name__
     progress(f"train: fitting {name} on {X.shape[0]:,} rows x {X.shape[1]} columns")
     return classifier.fit(X, y)
+
+
+def training_matrix(preprocessor: Any, X: Any, y: Any) -> Any:
+    """The training rows as the estimator sees them, through the fitted preprocessing.
+
+    A target encoding (TargetEncoder) is cross-fitted only inside fit_transform:
+    ``transform`` would encode each training row with its own label, which the
+    estimator would then overfit. Such a preprocessor is fitted again on the
+    same rows (same seeded folds: the same fitted state) with fit_transform.
+    """
+    if any(isinstance(step, TargetEncoder) for step in _steps(preprocessor)):
+        return preprocessor.fit_transform(X, y)
+    return preprocessor.transform(X)
+
+
+def _steps(node: Any) -> list[Any]:
+    """Every estimator inside a fitted ColumnTransformer or Pipeline, the node included."""
+    inner = []
+    if isinstance(node, Pipeline):
+        inner = [step for _, step in node.steps]
+    elif isinstance(node, ColumnTransformer):
+        inner = [part for _, part, _ in getattr(node, "transformers_", node.transformers)]
+    return [node] + [found for step in inner for found in _steps(step)]
 
 
 def compose(preprocessor: Any, estimator: ClassifierMixin) -> Pipeline:

@@ -1,0 +1,152 @@
+"""What a raw column holds, judged on the training split: dates, booleans, identifiers, free text.
+
+Each detector looks at one column and returns what it found (or raises a
+:class:`FeatureError` naming the column when it cannot decide safely, as for
+dates whose day/month order is ambiguous); :func:`nbml.steps.features.infer_feature_types`
+applies them in order and records the kind and why.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from nbml.errors import FeatureError
+from nbml.messages import shorten
+from nbml.steps.transformers import FALSE_WORDS, ISO_FORMAT, TRUE_WORDS, parse_dates
+
+# A text column with this share of distinct values carries no pattern a model
+# can learn from (names, ids): it is dropped, and said so.
+ID_LIKE_UNIQUE_SHARE = 0.9
+ID_LIKE_MIN_UNIQUE = 20
+# Integer keys: nearly unique, and numbered densely (1..N; the split holds a share
+# of the rows, so their range spans up to this many times the rows seen).
+KEY_RANGE_PER_ROW = 3
+# Free text: many distinct values, most with spaces, long on average.
+TEXT_MIN_UNIQUE_SHARE = 0.5
+TEXT_MIN_CHARS = 30
+TEXT_SPACE_SHARE = 0.8
+# A text column is dates when this share of a sample of its distinct values parses.
+DATE_LIKE_SHARE = 0.9
+DATE_SAMPLE = 200
+# Distinct values re-checked when the sample cannot tell day/month from month/day.
+DATE_FULL_CHECK = 100_000
+_TIMES = ("", " %H:%M", " %H:%M:%S")
+# (day first, month first) pairs: both parsing means the order is ambiguous.
+_ORDERED = [(f"%d{s}%m{s}{y}", f"%m{s}%d{s}{y}") for s in "/-." for y in ("%Y", "%y")]
+_UNORDERED = ["%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y"]
+
+
+def _sample(values: pd.Series, size: int = DATE_SAMPLE) -> pd.Series:
+    """The first ``size`` distinct non-missing values, as stripped text."""
+    return pd.Series(pd.unique(values.dropna())[:size]).astype(str).str.strip()
+
+
+def _share_parsed(sample: pd.Series, fmt: str) -> float:
+    return float(parse_dates(sample, fmt).notna().mean()) if len(sample) else 0.0
+
+
+def _could_be_dates(sample: pd.Series) -> bool:
+    """Most values hold a digit and are not plain numbers (years and epochs are numbers)."""
+    if sample.empty:
+        return False
+    numbers = pd.to_numeric(sample, errors="coerce").notna()
+    return bool(sample.str.contains(r"\d").mean() >= DATE_LIKE_SHARE and not numbers.any())
+
+
+def date_format(values: pd.Series, column: str) -> str | None:
+    """The format text dates are written in (ISO 8601 or a strptime format), or None.
+
+    Raises FeatureError when the values read as day/month and as month/day alike.
+    """
+    sample = _sample(values)
+    if not _could_be_dates(sample):
+        return None
+    if _share_parsed(sample, ISO_FORMAT) >= DATE_LIKE_SHARE:
+        return ISO_FORMAT
+    for time in _TIMES:
+        for day_first, month_first in _ORDERED:
+            pair = [day_first + time, month_first + time]
+            fits = [f for f in pair if _share_parsed(sample, f) >= DATE_LIKE_SHARE]
+            if len(fits) == 2:
+                fits = _day_month_order(values, column, pair)
+            if fits:
+                return fits[0]
+        for fmt in _UNORDERED:
+            if _share_parsed(sample, fmt + time) >= DATE_LIKE_SHARE:
+                return fmt + time
+    return None
+
+
+def _day_month_order(values: pd.Series, column: str, pair: list[str]) -> list[str]:
+    """Both orders read the sample: the one that reads more distinct values, else refuse."""
+    every = _sample(values, DATE_FULL_CHECK)
+    day_first, month_first = (_share_parsed(every, f) for f in pair)
+    if day_first == month_first:  # every day is 12 or less: either order fits
+        raise FeatureError(ambiguous_dates(column, every.iloc[0], pair))
+    return [pair[0] if day_first > month_first else pair[1]]
+
+
+def ambiguous_dates(column: str, example: str, formats: list[str]) -> str:
+    day_first, month_first = formats
+    return (
+        f"column '{column}': dates like '{example}' read as day/month and as month/day "
+        f"(no day above 12); not guessing. Set params.yaml data.dates: "
+        f"{{{column}: '{day_first}'}} (day first) or {{{column}: '{month_first}'}}"
+    )
+
+
+def check_date_format(values: pd.Series, column: str, fmt: str) -> None:
+    """A format from data.dates must read the column's values (FeatureError if not)."""
+    sample = _sample(values)
+    if ptypes.is_datetime64_any_dtype(values) or sample.empty:
+        return
+    parsed = parse_dates(sample, "" if fmt == "auto" else fmt)
+    if parsed.notna().mean() < DATE_LIKE_SHARE:
+        bad = shorten(sample[parsed.isna()], noun="values", limit=3, show=repr)
+        raise FeatureError(
+            f"params.yaml data.dates.{column}: format '{fmt}' does not read the column's "
+            f"values ({bad}); give the strptime format they are written in, e.g. '%d/%m/%Y'"
+        )
+
+
+def is_boolean(values: pd.Series) -> bool:
+    """Two distinct values that read as true and false: True/False, yes/no, 0/1, y/n."""
+    present = pd.unique(values.dropna())
+    if ptypes.is_bool_dtype(values):
+        return True
+    if len(present) != 2:
+        return False
+    words = {str(v).strip().lower() for v in present}
+    return len(words & TRUE_WORDS) == 1 and len(words & FALSE_WORDS) == 1
+
+
+def identifier_reason(values: pd.Series) -> str:
+    """Why a text or integer column looks like an identifier; '' when it does not."""
+    present = values.dropna()
+    distinct = present.nunique()
+    share = distinct / max(len(present), 1)
+    if distinct < ID_LIKE_MIN_UNIQUE or share < ID_LIKE_UNIQUE_SHARE:
+        return ""
+    if not ptypes.is_numeric_dtype(values):
+        return f"identifier: {share:.0%} of {len(present)} values distinct"
+    if not ptypes.is_integer_dtype(values):
+        return ""
+    span = float(present.max()) - float(present.min()) + 1
+    monotonic = present.is_monotonic_increasing or present.is_monotonic_decreasing
+    if monotonic or span <= KEY_RANGE_PER_ROW * len(present):
+        return f"integer key: {share:.0%} distinct, numbered {present.min()}..{present.max()}"
+    return ""
+
+
+def free_text_reason(values: pd.Series) -> str:
+    """Why a text column looks like free text (many distinct, long, with spaces); or ''."""
+    text = values.dropna().astype(str)
+    if text.empty or text.nunique() < ID_LIKE_MIN_UNIQUE:
+        return ""
+    share = text.nunique() / len(text)
+    chars = float(text.str.len().mean())
+    spaced = float(text.str.contains(" ").mean())
+    if share >= TEXT_MIN_UNIQUE_SHARE and chars >= TEXT_MIN_CHARS and spaced >= TEXT_SPACE_SHARE:
+        return f"free text: {share:.0%} distinct, {chars:.0f} characters on average"
+    return ""
