@@ -44,6 +44,7 @@ def warning_lines(text: str) -> list[str]:
 # values is cut to a few examples, each clipped, with how many there are.
 SHOWN_ITEMS = 5
 ITEM_CHARS = 40
+LIST_CHARS = 120
 
 
 def _clip(text: str, width: int = ITEM_CHARS) -> str:
@@ -58,11 +59,17 @@ def shorten(
 ) -> str:
     """A list for one printed line: 'a, b, c', or '263 values, e.g. a, b, c, d, e'.
 
-    Each item is rendered with ``show`` (``repr`` to quote text), numpy scalars
-    as plain Python values, and clipped to :data:`ITEM_CHARS` characters.
+    At most ``limit`` items, and no more than fit in :data:`LIST_CHARS` characters,
+    each rendered with ``show`` (``repr`` to quote text; numpy scalars as plain
+    Python values) and clipped to :data:`ITEM_CHARS` characters.
     """
     items = list(items)
-    shown = [_clip(show(v.item() if hasattr(v, "item") else v)) for v in items[:limit]]
-    if len(items) <= limit:
+    shown: list[str] = []
+    for value in items[:limit]:
+        text = _clip(show(value.item() if hasattr(value, "item") else value))
+        if shown and sum(len(s) + 2 for s in shown) + len(text) > LIST_CHARS:
+            break
+        shown.append(text)
+    if len(shown) == len(items):
         return ", ".join(shown)
     return f"{len(items)} {noun}, e.g. {', '.join(shown)}"

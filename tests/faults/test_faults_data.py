@@ -197,7 +197,7 @@ def test_category_unseen_in_training_is_reported(penguins, capsys):
 
 
 # -- user-brought data: dates and times ------------------------------------------
-def test_datetime_and_timedelta_columns_are_dropped_with_a_reason(penguins, tmp_path):
+def test_datetime_columns_become_date_parts_and_timedeltas_are_dropped(penguins, tmp_path):
     months = pd.date_range("2024-01-01", periods=12, freq="MS")
     df = penguins.assign(
         month=[months[i % 12] if i % 7 else pd.NaT for i in range(len(penguins))],
@@ -206,26 +206,32 @@ def test_datetime_and_timedelta_columns_are_dropped_with_a_reason(penguins, tmp_
     path = tmp_path / "months.parquet"
     df.to_parquet(path)  # the types a user's Parquet file brings
     df = pd.read_parquet(path)
-    # listed as categorical or not, a Timestamp never reaches the preprocessor
+    # listed as categorical or not, a Timestamp never reaches an encoder
     types = infer_feature_types(df, "species", categorical=["month"])
-    assert "month" not in types.categorical + types.numeric
-    assert types.dropped["month"] == "datetime: derive numeric columns from it to use it"
+    assert types.dates == {"month": ""} and "month" not in types.categorical
+    assert types.kinds["month"] == ["date", "datetime values"]
     assert types.dropped["stay"] == "timedelta: convert it to a number to use it"
     table = types.as_frame().set_index("column")
-    assert table.loc["month", "type"] == "dropped"
+    assert table.loc["stay", "use"] == "dropped" and table.loc["month", "use"] == "feature"
     # the fitted preprocessor holds only types the model loader trusts
-    pre = build_preprocessor(types).fit(df.drop(columns="species"))
+    X = df.drop(columns="species")
+    pre = build_preprocessor(types).fit(X)
     save_model(pre, tmp_path / "pre.skops")
-    load_model(tmp_path / "pre.skops")
+    out = load_model(tmp_path / "pre.skops").transform(X)
+    assert (
+        out["date__month_month"].round(6).tolist()
+        == pre.transform(X)["date__month_month"].round(6).tolist()
+    )
 
 
-def test_dates_written_as_text_get_a_date_reason_not_identifier(penguins):
+def test_dates_written_as_text_are_dates_not_identifiers(penguins):
     days = pd.date_range("2023-01-01", periods=len(penguins), freq="D")
     df = penguins.assign(
         day=days.strftime("%Y-%m-%d"), tag=[f"P{i:04d}" for i in range(len(penguins))]
     )
     types = infer_feature_types(df, "species")
-    assert types.dropped["day"] == "dates as text (344 distinct): derive numbers"
+    assert types.dates == {"day": "ISO8601"}
+    assert types.kinds["day"] == ["date", "text that reads as dates (ISO 8601)"]
     assert "identifier" in types.dropped["tag"]
 
 
@@ -251,7 +257,7 @@ def test_nullable_dtypes_from_parquet_load_as_plain_missing_values(penguins, tmp
 
     labelled = validate.validate_source(loaded, "x.parquet", "species", 0.25, 10)
     types = infer_feature_types(labelled, "species")
-    assert {"sex", "tagged", "island"} <= set(types.categorical)
+    assert {"sex", "island"} <= set(types.categorical) and types.boolean == ["tagged"]
     assert "year" in types.numeric
     out = build_preprocessor(types).fit_transform(labelled.drop(columns="species"))
     assert not out.isna().any().any()

@@ -200,3 +200,40 @@ def test_runner_refuses_before_any_notebook_runs(project_copy: Path, monkeypatch
 def test_sample_sizes_are_checked(proj, section, key, bad, expected):
     text = problems(with_params(proj, **{section: {key: bad}}))
     assert f"{section}.{key}: expected {expected}" in text
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"dates": ["when"]}, "data.dates: expected a mapping of column name to date format"),
+        ({"dates": {"when": "dd/mm/yyyy"}}, "data.dates.when: expected a date format such as"),
+        (
+            {"dates": {"when": "%d/%q/%Y"}},
+            "data.dates.when: '%d/%q/%Y' is not a usable date format",
+        ),
+        (
+            {"dates": {"when": "auto"}, "categorical": ["when"]},
+            "data.dates and data.categorical both list when",
+        ),
+        ({"dates": {"species": "auto"}}, "data.dates: lists the target column 'species'"),
+    ],
+)
+def test_bad_data_dates_are_refused_naming_the_column(proj, values, expected):
+    assert expected in problems(with_params(proj, data=values))
+
+
+def test_good_data_dates_pass(proj):
+    good = {"dates": {"when": "%d/%m/%Y %H:%M", "day": "ISO8601", "other": "auto"}}
+    assert checks.project_problems(with_params(proj, data=good)) == []
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"max_categories": 1}, "featurize.max_categories: expected an integer >= 2, found 1"),
+        ({"target_encode_above": "many"}, "featurize.target_encode_above: expected an integer"),
+        ({"date_cycles": "yes"}, "featurize.date_cycles: expected true or false, found 'yes'"),
+    ],
+)
+def test_bad_featurize_bounds_are_refused(proj, values, expected):
+    assert expected in problems(with_params(proj, featurize=values))

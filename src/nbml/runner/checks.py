@@ -148,7 +148,7 @@ def _check_dates(values: dict[str, Any]) -> list[str]:
         both = [c for c in dates if c in (values.get(key) or [])]
         if both:
             problems.append(
-                f"data.dates and data.{key} both list {shorten(both, 'columns')}; "
+                f"data.dates and data.{key} both list {shorten(both, 'columns', 30)}; "
                 "a column is one or the other"
             )
     if values.get("target") in dates:

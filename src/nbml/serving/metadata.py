@@ -65,7 +65,9 @@ def request_specs(project: Project, lock: dict[str, Any], stage: str) -> list[Co
         )
     columns = [str(c) for c in train.columns if c != target]
     types = read_feature_types(project)
-    used = set(types.get("numeric", [])) | set(types.get("categorical", [])) or set(columns)
+    # every column of a feature kind (dates and booleans too); all when the file is missing
+    kinds = ("numeric", "categorical", "boolean", "dates")
+    used = {str(c) for kind in kinds for c in types.get(kind, [])} or set(columns)
     return feature_specs(train, columns, used, set(types.get("categorical", [])))
 
 

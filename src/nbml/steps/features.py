@@ -83,8 +83,8 @@ def _check_names(columns: list[str], overrides: dict[str, Any]) -> None:
         unknown = [c for c in names if c not in columns]
         if unknown:
             raise FeatureError(
-                f"params.yaml data.{key} names column(s) {shorten(unknown, 'columns')} "
-                f"that the data does not have (columns: {shorten(columns, 'columns')})"
+                f"params.yaml data.{key} names column(s) {shorten(unknown, 'columns', 30)} "
+                f"that the data does not have (columns: {shorten(columns, 'columns', 30)})"
             )
 
 
@@ -113,7 +113,8 @@ def infer_feature_types(
             types.drop(col, "timedelta", TIMEDELTA_REASON)
         elif values.nunique(dropna=True) <= 1:
             types.drop(col, "constant", "a single value: carries no information")
-        elif col in categorical:
+        elif col in categorical and not ptypes.is_datetime64_any_dtype(values):
+            # a Timestamp never reaches an encoder: skops refuses to load them
             _add_category(types, col, values, "listed in data.categorical")
         else:
             _detect(types, col, values)

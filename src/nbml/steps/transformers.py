@@ -23,6 +23,8 @@ DATE_PARTS = ("year", "month", "day", "weekday", "dayofyear")
 TIME_PARTS = ("hour", "minute")
 # sin/cos pairs of the cyclic parts (date_cycles): December sits next to January.
 CYCLES = {"month": 12, "weekday": 7, "dayofyear": 366, "time": 24}
+# pandas' accessor of each part
+_ACCESSORS = {"weekday": "day_of_week", "dayofyear": "day_of_year"}
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "1.0"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "0.0"})
 
@@ -81,7 +83,7 @@ class DateParts(TransformerMixin, BaseEstimator):
         if name == "time":
             value = when.dt.hour + when.dt.minute / 60
         else:
-            value = getattr(when.dt, name)
+            value = getattr(when.dt, _ACCESSORS.get(name, name))
         value = value.astype("float64").to_numpy(na_value=np.nan)
         if not fn:
             return value

@@ -28,7 +28,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from nbml.messages import warn
+from nbml.messages import shorten, warn
 from nbml.steps.data import DataError, check_dataset, source_label
 
 # The types a column can be declared as in params.yaml prepare.schema.
@@ -42,10 +42,18 @@ SCHEMA_TYPES: dict[str, str] = {
 _EXAMPLES = 5
 
 
-def _show(values: list[Any], limit: int = _EXAMPLES) -> str:
-    shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in values[:limit])
-    more = len(values) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
+def _where_rows(rows: list[int]) -> str:
+    """' (row 5)', ' (rows 5, 7)' or ' (263 rows, e.g. 5, 7, 9, 12, 20)'; '' for none."""
+    if not rows:
+        return ""
+    listed = shorten(rows, "rows")
+    if len(rows) > _EXAMPLES:
+        return f" ({listed})"
+    return f" (row{'s' if len(rows) > 1 else ''} {listed})"
+
+
+def _show(values: list[Any], limit: int = _EXAMPLES, noun: str = "values") -> str:
+    return shorten(values, noun, limit, show=repr)
 
 
 # -- the schema ----------------------------------------------------------------
@@ -125,7 +133,7 @@ def _describe_failures(
     for (column, check), group in failures.groupby(["column", "check"], sort=False, dropna=False):
         values = list(group["failure_case"])
         rows = [int(i) for i in group["index"].dropna()] if "index" in group else []
-        where_rows = f" (row{'s' if len(rows) > 1 else ''} {_show(rows)})" if rows else ""
+        where_rows = _where_rows(rows)
         if check == "not_entirely_empty":
             problems.append(
                 f"column '{column}': entirely empty ({len(df)} rows, no value); "
@@ -174,7 +182,7 @@ def validate_source(
     if df.shape[1] == 0:
         raise DataError(where, ["no columns: the table is empty"])
     if len(df) == 0:
-        cols = ", ".join(map(str, df.columns[:30]))
+        cols = shorten(df.columns, "columns", 30)
         raise DataError(where, [f"no rows: only a header was found (columns: {cols})"])
     problems = _duplicate_name_problems(df)
     frame = df.loc[:, ~pd.Index(map(str, df.columns)).duplicated()]
@@ -185,7 +193,7 @@ def validate_source(
     if target not in frame.columns:
         problems.append(
             f"target column '{target}' (params.yaml data.target) not found; "
-            f"columns are: {', '.join(frame.columns[:30])}"
+            f"columns are: {shorten(frame.columns, 'columns', 30)}"
         )
     checked = [c for c in frame.columns if c not in set(drop or []) or c == target]
     validated, found = _apply_schema(frame, checked, overrides)
@@ -209,7 +217,8 @@ def _duplicate_name_problems(df: pd.DataFrame) -> list[str]:
         if n > 1:
             positions = [i + 1 for i, c in enumerate(names) if c == name]
             problems.append(
-                f"column name '{name}' appears {n} times (columns {_show(positions)}); "
+                f"column name '{name}' appears {n} times "
+                f"(columns {shorten(positions, 'columns', 30)}); "
                 "each column needs a unique name"
             )
     return problems
@@ -222,7 +231,7 @@ def _declared_type_problems(schema: dict[str, str], frame: pd.DataFrame) -> list
         if name not in frame.columns:
             problems.append(
                 f"params.yaml prepare.schema names column '{name}', which the data does not "
-                f"have (columns: {', '.join(frame.columns[:30])})"
+                f"have (columns: {shorten(frame.columns, 'columns', 30)})"
             )
         elif kind not in SCHEMA_TYPES:
             problems.append(
@@ -283,22 +292,28 @@ def unseen_categories(model: Any, X: pd.DataFrame) -> dict[str, dict[str, int]]:
     return unseen
 
 
-UNSEEN_SHOWN = 10
+UNSEEN_SHOWN = 5
+# what each OneHotEncoder setting does with a value it never saw
+_UNSEEN_AS = {
+    "ignore": "as no known category (all zeros)",
+    "infrequent_if_exist": "as the pooled rare values (infrequent)",
+}
 
 
 def report_unseen(model: Any, X: pd.DataFrame, where: str) -> dict[str, dict[str, int]]:
     """Warn (on stderr, which the runner echoes) about categories training never saw."""
     unseen = unseen_categories(model, X)
+    handling = {c: enc.handle_unknown for cols, enc in _encoders(model) for c in cols}
     for column, counts in unseen.items():
         # a few examples: a column of ids can have as many new values as rows
-        shown = list(counts.items())[:UNSEEN_SHOWN]
-        listed = ", ".join(f"'{v}' ({n} row{'s' if n > 1 else ''})" for v, n in shown)
-        if len(counts) > UNSEEN_SHOWN:
-            listed += f" and {len(counts) - UNSEEN_SHOWN} more values"
+        listed = shorten(
+            [f"'{v}' ({n} row{'s' if n > 1 else ''})" for v, n in counts.items()],
+            "values",
+            UNSEEN_SHOWN,
+        )
+        encoded = _UNSEEN_AS.get(handling.get(column, "ignore"), _UNSEEN_AS["ignore"])
         warn(
-            f"{where}: column '{column}' has value(s) that training never "
-            f"saw: {listed}. The model encodes them as no known category "
-            "(OneHotEncoder handle_unknown='ignore'), so those rows are predicted from the "
-            "other columns only."
+            f"{where}: column '{column}' has value(s) that training never saw: {listed}. "
+            f"The model encodes them {encoded}."
         )
     return unseen

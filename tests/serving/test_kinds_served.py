@@ -1,0 +1,89 @@
+"""The service starts and answers for a model with a date column, a boolean, an identifier
+and a target-encoded category: the raw columns in, the saved model's own answers out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from kinds_tables import table
+from nbml.project import Project, paths
+from nbml.serving.app import create_app
+from nbml.serving.loading import file_md5
+from nbml.serving.predictor import Predictor, check_rows
+from nbml.serving.service import Service
+from nbml.serving.settings import Settings
+from nbml.steps import data, features, model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _lock(root: Path, params: dict) -> None:
+    rel = Project.load(root).path_names["model"]
+    stage = {
+        "cmd": "python -m nbml.runner train",
+        "params": {"params.yaml": {"data.target": "label", "train": params["train"]}},
+        "outs": [{"path": rel, "hash": "md5", "md5": file_md5(root / rel)}],
+    }
+    (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": stage}}))
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory) -> Path:
+    """A trained project whose table has one column of each kind (dates as ISO text)."""
+    root = tmp_path_factory.mktemp("dated") / "project"
+    root.mkdir()
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, root / name)
+    P, params = paths(root), Project.load(root).params
+    train, test = table(seed=0), table(seed=1, n=120)
+    data.write_parquet(train, P.train)
+    data.write_parquet(test, P.test)
+    types = features.infer_feature_types(train, "label")
+    P.feature_types.parent.mkdir(parents=True, exist_ok=True)
+    P.feature_types.write_text(json.dumps(types.to_dict()))
+    X, y = data.split_xy(train, "label")
+    pre = features.build_preprocessor(types, target_encode_above=100, y=y).fit(X, y)
+    estimator = model.make_estimator(params["train"]["estimator"], {"max_iter": 40})
+    estimator.fit(model.training_matrix(pre, X, y), y)
+    model.save_model(model.compose(pre, estimator), P.model)
+    _lock(root, params)
+    return root
+
+
+def test_the_fast_path_declines_cleanly_and_answers_stay_the_models(dated):
+    service = Service.prepare(Settings(dated))
+    predictor = service.load()
+    assert isinstance(predictor, Predictor) and not predictor.fast
+    rows = check_rows(pd.read_parquet(paths(dated).test), service.specs)
+    labels, proba = predictor.predict(rows)
+    assert (labels, proba.tolist()) == (
+        predictor.reference(rows)[0],
+        predictor.reference(rows)[1].tolist(),
+    )
+
+
+def test_predict_takes_the_raw_date_column(dated):
+    test = pd.read_parquet(paths(dated).test)
+    rows = json.loads(test.drop(columns="label").head(20).to_json(orient="records"))
+    with TestClient(create_app(Settings(dated))) as client:
+        answer = client.post("/predict", json={"rows": rows})
+        described = client.get("/openapi.json").text
+    assert answer.status_code == 200, answer.text
+    fitted = model.load_model(paths(dated).model)
+    expected = fitted.predict(test.drop(columns="label").head(20))
+    assert [p["label"] for p in answer.json()["predictions"]] == list(expected)
+    assert np.mean(expected == test["label"].head(20).to_numpy()) > 0.8
+    assert (
+        "not used by the model"
+        not in json.loads(described)["components"]["schemas"]["Row"]["properties"]["when"][
+            "description"
+        ]
+    )
