@@ -111,13 +111,13 @@ def infer_feature_types(
             _add_date(types, col, values, fmt, "listed in data.dates")
         elif ptypes.is_timedelta64_dtype(values):
             types.drop(col, "timedelta", TIMEDELTA_REASON)
-        elif values.nunique(dropna=True) <= 1:
+        elif (distinct := int(values.nunique(dropna=True))) <= 1:
             types.drop(col, "constant", "a single value: carries no information")
         elif col in categorical and not ptypes.is_datetime64_any_dtype(values):
             # a Timestamp never reaches an encoder: skops refuses to load them
-            _add_category(types, col, values, "listed in data.categorical")
+            _add_category(types, col, distinct, "listed in data.categorical")
         else:
-            _detect(types, col, values)
+            _detect(types, col, values, distinct)
     return types
 
 
@@ -126,17 +126,16 @@ def _add_date(types: FeatureTypes, col: str, values: pd.Series, fmt: str, why: s
     types.kinds[col] = [DATE, why]
 
 
-def _add_category(types: FeatureTypes, col: str, values: pd.Series, why: str) -> None:
-    types.levels[col] = int(values.nunique(dropna=True))
+def _add_category(types: FeatureTypes, col: str, distinct: int, why: str) -> None:
+    types.levels[col] = distinct
     types.add(col, CATEGORICAL, why)
 
 
-def _detect(types: FeatureTypes, col: str, values: pd.Series) -> None:
-    """The kind of a column no parameter decides, from its values."""
-    distinct = int(values.nunique(dropna=True))
+def _detect(types: FeatureTypes, col: str, values: pd.Series, distinct: int) -> None:
+    """The kind of a column no parameter decides, from its values (``distinct`` of them)."""
     if ptypes.is_datetime64_any_dtype(values):
         _add_date(types, col, values, "", "datetime values")
-    elif kinds.is_boolean(values):
+    elif (distinct == 2 or ptypes.is_bool_dtype(values)) and kinds.is_boolean(values):
         types.add(col, BOOLEAN, "two values: true/false")
     elif ptypes.is_numeric_dtype(values):
         if reason := kinds.identifier_reason(values):
@@ -151,7 +150,7 @@ def _detect(types: FeatureTypes, col: str, values: pd.Series) -> None:
     elif reason := kinds.identifier_reason(values):
         types.drop(col, "identifier", reason)
     else:
-        _add_category(types, col, values, f"text ({distinct} distinct values)")
+        _add_category(types, col, distinct, f"text ({distinct} distinct values)")
 
 
 def looks_like_dates(values: pd.Series) -> bool:

@@ -26,6 +26,7 @@ KEY_RANGE_PER_ROW = 3
 TEXT_MIN_UNIQUE_SHARE = 0.5
 TEXT_MIN_CHARS = 30
 TEXT_SPACE_SHARE = 0.8
+TEXT_SAMPLE = 1000
 # A text column is dates when this share of a sample of its distinct values parses.
 DATE_LIKE_SHARE = 0.9
 DATE_SAMPLE = 200
@@ -112,9 +113,9 @@ def check_date_format(values: pd.Series, column: str, fmt: str) -> None:
 
 def is_boolean(values: pd.Series) -> bool:
     """Two distinct values that read as true and false: True/False, yes/no, 0/1, y/n."""
-    present = pd.unique(values.dropna())
     if ptypes.is_bool_dtype(values):
         return True
+    present = pd.unique(values.dropna())
     if len(present) != 2:
         return False
     words = {str(v).strip().lower() for v in present}
@@ -123,15 +124,16 @@ def is_boolean(values: pd.Series) -> bool:
 
 def identifier_reason(values: pd.Series) -> str:
     """Why a text or integer column looks like an identifier; '' when it does not."""
+    numeric = ptypes.is_numeric_dtype(values)
+    if numeric and not ptypes.is_integer_dtype(values):
+        return ""
     present = values.dropna()
     distinct = present.nunique()
     share = distinct / max(len(present), 1)
     if distinct < ID_LIKE_MIN_UNIQUE or share < ID_LIKE_UNIQUE_SHARE:
         return ""
-    if not ptypes.is_numeric_dtype(values):
+    if not numeric:
         return f"identifier: {share:.0%} of {len(present)} values distinct"
-    if not ptypes.is_integer_dtype(values):
-        return ""
     span = float(present.max()) - float(present.min()) + 1
     monotonic = present.is_monotonic_increasing or present.is_monotonic_decreasing
     if monotonic or span <= KEY_RANGE_PER_ROW * len(present):
@@ -141,10 +143,12 @@ def identifier_reason(values: pd.Series) -> str:
 
 def free_text_reason(values: pd.Series) -> str:
     """Why a text column looks like free text (many distinct, long, with spaces); or ''."""
-    text = values.dropna().astype(str)
-    if text.empty or text.nunique() < ID_LIKE_MIN_UNIQUE:
+    present = values.dropna()
+    distinct = present.nunique()
+    if distinct < ID_LIKE_MIN_UNIQUE:
         return ""
-    share = text.nunique() / len(text)
+    share = distinct / len(present)
+    text = _sample(present, TEXT_SAMPLE)  # lengths from distinct values: cheap on big tables
     chars = float(text.str.len().mean())
     spaced = float(text.str.contains(" ").mean())
     if share >= TEXT_MIN_UNIQUE_SHARE and chars >= TEXT_MIN_CHARS and spaced >= TEXT_SPACE_SHARE:
