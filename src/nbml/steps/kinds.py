@@ -91,9 +91,9 @@ def _day_month_order(values: pd.Series, column: str, pair: list[str]) -> list[st
 def ambiguous_dates(column: str, example: str, formats: list[str]) -> str:
     day_first, month_first = formats
     return (
-        f"column '{column}': dates like '{example}' read as day/month and as month/day "
-        f"(no day above 12); not guessing. Set params.yaml data.dates: "
-        f"{{{column}: '{day_first}'}} (day first) or {{{column}: '{month_first}'}}"
+        f"column '{column}': day/month or month/day? '{example}' reads both ways (no day "
+        f"over 12). Set params.yaml data.dates: {{{column}: '{day_first}'}} or "
+        f"{{{column}: '{month_first}'}}"
     )
 
 
