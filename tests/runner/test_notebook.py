@@ -148,3 +148,14 @@ def test_dumps_is_stable_and_ends_with_newline():
     nb = make_nb()
     assert nbfile.dumps(nb) == nbfile.dumps(copy.deepcopy(nb))
     assert nbfile.dumps(nb).endswith("}\n")
+
+
+def test_a_long_cell_error_goes_on_its_own_line():
+    cell = {
+        "id": "load",
+        "source": "types = infer_feature_types(df, target)",
+        "outputs": [{"output_type": "error", "ename": "FeatureError", "evalue": "x" * 150}],
+    }
+    head, error = nbfile.describe_cell(3, cell).split("\n")
+    assert head == "cell 4 (id 'load') `types = infer_feature_types(df, target)`:"
+    assert error == "  FeatureError: " + "x" * 150

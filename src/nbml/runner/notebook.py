@@ -254,11 +254,23 @@ def failed_cell(nb: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     return None
 
 
+# The cell's name and its error on one line up to this length (the runner adds ~70).
+CELL_LINE = 120
+
+
 def describe_cell(index: int, cell: dict[str, Any]) -> str:
-    """One line naming a cell by number and its first line of code."""
+    """A cell by number and its first line of code, with its error (on a second line if long)."""
     first = next((ln for ln in _source(cell).splitlines() if ln.strip()), "")
     if len(first) > 70:
         first = first[:67] + "..."
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    what = f": {errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else ""
-    return f"cell {index + 1} (id '{cell.get('id', '?')}') `{first}`{what}"
+    cell_name = f"cell {index + 1} (id '{cell.get('id', '?')}') `{first}`"
+    if not errors:
+        return cell_name
+    error = f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
+    # a long error goes on a line of its own: terminal lines stay within ~200 characters
+    return (
+        f"{cell_name}: {error}"
+        if len(cell_name + error) <= CELL_LINE
+        else f"{cell_name}:\n  {error}"
+    )
