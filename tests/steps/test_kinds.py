@@ -74,6 +74,12 @@ def test_a_data_dates_format_that_does_not_read_the_column_is_refused():
     frame = pd.DataFrame({"d": ["2021-03-04", "2021-05-06"] * 10, "y": ["a", "b"] * 10})
     with pytest.raises(FeatureError, match=r"data.dates.d: format '%d/%m/%Y' does not read"):
         features.infer_feature_types(frame, "y", dates={"d": "%d/%m/%Y"})
+    with pytest.raises(FeatureError, match=r"data.dates.y: auto found no date format"):
+        features.infer_feature_types(frame.assign(y2=frame["y"]), "y2", dates={"y": "auto"})
+    dmy = features.infer_feature_types(
+        frame.assign(d=["13/03/2021", "14/05/2021"] * 10), "y", dates={"d": "auto"}
+    )
+    assert dmy.dates == {"d": "%d/%m/%Y"}
     with pytest.raises(FeatureError, match=r"data.dates names column\(s\) nope"):
         features.infer_feature_types(frame, "y", dates={"nope": "auto"})
 

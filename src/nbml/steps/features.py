@@ -105,9 +105,8 @@ def infer_feature_types(
         if col in drop:
             types.drop(col, "dropped", "listed in data.drop")
         elif col in dates:
-            fmt = dates[col]
+            fmt = (kinds.date_format(values, col) or "auto") if dates[col] == "auto" else dates[col]
             kinds.check_date_format(values, col, fmt)
-            fmt = (kinds.date_format(values, col) or ISO_FORMAT) if fmt == "auto" else fmt
             _add_date(types, col, values, fmt, "listed in data.dates")
         elif ptypes.is_timedelta64_dtype(values):
             types.drop(col, "timedelta", TIMEDELTA_REASON)

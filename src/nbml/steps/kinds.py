@@ -103,6 +103,11 @@ def check_date_format(values: pd.Series, column: str, fmt: str) -> None:
     if ptypes.is_datetime64_any_dtype(values) or sample.empty:
         return
     parsed = parse_dates(sample, "" if fmt == "auto" else fmt)
+    if parsed.notna().mean() < DATE_LIKE_SHARE and fmt == "auto":
+        raise FeatureError(
+            f"params.yaml data.dates.{column}: auto found no date format that reads the "
+            f"column's values ({shorten(sample, limit=3, show=repr)}); give the strptime format"
+        )
     if parsed.notna().mean() < DATE_LIKE_SHARE:
         bad = shorten(sample[parsed.isna()], noun="values", limit=3, show=repr)
         raise FeatureError(
