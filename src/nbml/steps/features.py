@@ -152,14 +152,6 @@ def _detect(types: FeatureTypes, col: str, values: pd.Series, distinct: int) -> 
         _add_category(types, col, distinct, f"text ({distinct} distinct values)")
 
 
-def looks_like_dates(values: pd.Series) -> bool:
-    """True when most distinct values of a text column parse as dates (e.g. 2024-01-31)."""
-    try:
-        return kinds.date_format(values, str(values.name)) is not None
-    except FeatureError:  # dates, in an order that needs data.dates
-        return True
-
-
 # -- the preprocessor ------------------------------------------------------------
 def _target_width(y: pd.Series | None) -> tuple[str, int]:
     """TargetEncoder's target type for ``y`` and how many columns it gives per column."""
