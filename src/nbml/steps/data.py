@@ -25,7 +25,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from nbml.errors import DataError
-from nbml.messages import progress, warn
+from nbml.messages import progress, shorten, warn
 from nbml.project import paths
 from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
 
@@ -388,7 +388,7 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     for name in dict.fromkeys(names):
         positions = [i + 1 for i, other in enumerate(names) if other == name]
         if name and len(positions) > 1:
-            shown = ", ".join(map(str, positions))
+            shown = shorten(positions, "columns", 30)
             problems.append(
                 f"column name '{name}' appears {len(positions)} times (columns {shown}); "
                 "each column needs a unique name"
@@ -491,7 +491,7 @@ def numbers_read_as_text(df: pd.DataFrame) -> list[str]:
 def _warn_numbers_as_text(path: Path, dialect: CsvDialect, values: pd.Series, column: str) -> None:
     """Say (on stderr, which the runner echoes) that a numeric column will be one-hot encoded."""
     text = values.dropna().astype(str)
-    examples = ", ".join(repr(v) for v in text[~text.str.fullmatch(r"[+-]?\d+(\.\d+)?")][:3])
+    examples = shorten(text[~text.str.fullmatch(r"[+-]?\d+(\.\d+)?")][:3], show=repr)
     fix = "thousands separators are not supported: export the numbers without them"
     if dialect.decimal != ",":
         fix = f"if ',' is the decimal mark, set params.yaml data.csv.decimal: ','; {fix}"
@@ -677,7 +677,7 @@ def check_dataset(
     if df.empty:
         raise DataError(where, ["the dataset has no rows"])
     if target not in df.columns:
-        cols = ", ".join(map(str, df.columns[:30]))
+        cols = shorten(df.columns, "columns", 30)
         raise DataError(where, [f"target column '{target}' not found; columns are: {cols}"])
     labelled = df[df[target].notna()].reset_index(drop=True)
     counts = labelled[target].value_counts()
