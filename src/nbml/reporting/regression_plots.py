@@ -1,0 +1,69 @@
+"""Figures of a regression run: the target's distribution, predictions against actual values.
+
+Built from the same plot data ``dvc plots`` draws (evaluate's CSV files), like
+the classification figures in :mod:`nbml.reporting.plots`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from nbml.reporting.plots import grid
+
+_WIDTH = 7.0
+_POINT = {"s": 8, "alpha": 0.5, "color": "#4c78a8", "linewidths": 0}
+
+
+def target_distribution(df: pd.DataFrame, target: str) -> Figure:
+    """Histogram of a numeric target's labelled values."""
+    values = df[target].dropna().astype(float)
+    fig = Figure(figsize=(_WIDTH, 2.8), layout="constrained")
+    ax = fig.subplots()
+    ax.hist(values, bins=min(40, max(10, int(np.sqrt(len(values))))), color="#4c78a8")
+    ax.set_xlabel(str(target))
+    ax.set_ylabel("rows")
+    ax.set_title(f"Distribution of '{target}' ({len(values):,} labelled rows)")
+    return fig
+
+
+def against_target(df: pd.DataFrame, target: str, columns: list[str], max_panels: int) -> Figure:
+    """The target against each of the first ``max_panels`` columns (strongest first)."""
+    shown = columns[:max_panels]
+    fig, axes = grid(len(shown), cols=3)
+    for ax, col in zip(axes, shown, strict=True):
+        ax.scatter(df[col], df[target], **_POINT)
+        ax.set_title(str(col), fontsize=9)
+        ax.tick_params(labelsize=7)
+    if shown:
+        fig.supylabel(str(target), fontsize=9)
+    return fig
+
+
+def predicted_vs_actual(rows: pd.DataFrame) -> Figure:
+    """Predicted against actual values, with the line where they are equal."""
+    fig = Figure(figsize=(4.6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(rows["actual"], rows["predicted"], **_POINT)
+    both = pd.concat([rows["actual"], rows["predicted"]])
+    if len(both):
+        low, high = float(both.min()), float(both.max())
+        ax.plot([low, high], [low, high], color="grey", linestyle=":", label="predicted = actual")
+        ax.legend(fontsize=8, loc="upper left")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"Predicted vs actual (test split, {len(rows):,} rows)")
+    return fig
+
+
+def residuals(rows: pd.DataFrame) -> Figure:
+    """Residuals (actual - predicted) against the prediction, around zero."""
+    fig = Figure(figsize=(4.6, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(rows["predicted"], rows["residual"], **_POINT)
+    ax.axhline(0.0, color="grey", linestyle=":")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual - predicted")
+    ax.set_title(f"Residuals vs predicted (test split, {len(rows):,} rows)")
+    return fig
