@@ -216,6 +216,14 @@ def _classifier_names(kinds: tuple[str, ...] = ("classifier",)) -> list[str]:
     )
 
 
+_EXAMPLE_ESTIMATORS = (
+    "sklearn.ensemble.RandomForestClassifier",
+    "sklearn.linear_model.LogisticRegression",
+    "sklearn.ensemble.RandomForestRegressor",
+    "sklearn.linear_model.Ridge",
+)
+
+
 def _explicit_task(proj: Project) -> str | None:
     """data.task when params.yaml sets it to classification or regression (else None)."""
     task = (proj.params.get("data") or {}).get("task")
@@ -264,7 +272,7 @@ def _unknown_estimator(name: str, exc: Exception) -> str:
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return (
         f"{str(exc).removeprefix('params.yaml ')}{hint}\n    allowed: auto, or any scikit-learn "
-        f"classifier or regressor by import path, e.g. {', '.join(known[:4])}, ... "
+        f"classifier or regressor by import path, e.g. {', '.join(_EXAMPLE_ESTIMATORS)}, ... "
         f"({len(known)} in all; list them with `python -m nbml.runner.checks --classifiers` "
         "or `--regressors`)"
     )

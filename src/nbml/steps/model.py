@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 
 from nbml.errors import ModelError
 from nbml.messages import progress, warn
-from nbml.steps.task import REGRESSION
+from nbml.steps.task import CLASSIFICATION, REGRESSION, estimator_for
 
 # Types a model file may contain beyond what skops trusts by default
 # (scikit-learn estimators, builtins, numpy arrays). Each is a plain data
@@ -78,8 +78,11 @@ def estimator_class(import_path: str) -> type:
     return cls
 
 
-def make_estimator(import_path: str, kwargs: dict[str, Any] | None) -> ClassifierMixin:
-    """Instantiate the configured estimator, refusing keywords it does not take."""
+def make_estimator(
+    import_path: str, kwargs: dict[str, Any] | None, task: str = CLASSIFICATION
+) -> ClassifierMixin:
+    """Instantiate the configured estimator (``auto``: the task's), refusing unknown keywords."""
+    import_path = estimator_for(import_path, task)
     cls = estimator_class(import_path)
     kwargs = dict(kwargs or {})
     signature = inspect.signature(cls.__init__)
