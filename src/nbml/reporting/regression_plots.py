@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nbml.reporting.plots import grid
@@ -41,18 +42,26 @@ def against_target(df: pd.DataFrame, target: str, columns: list[str], max_panels
     return fig
 
 
-def predicted_vs_actual(rows: pd.DataFrame) -> Figure:
-    """Predicted against actual values, with the line where they are equal."""
-    fig = Figure(figsize=(4.6, 4.2), layout="constrained")
-    ax = fig.subplots()
+def value_range(frames: list[pd.DataFrame]) -> tuple[float, float]:
+    """The smallest and largest actual or predicted value over some plot data."""
+    both = pd.concat([pd.concat([df["actual"], df["predicted"]]) for df in frames])
+    return (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
+
+
+def draw_versus(ax: Axes, rows: pd.DataFrame, limits: tuple[float, float]) -> None:
+    """Predicted against actual values on ``ax``, with the line where they are equal."""
     ax.scatter(rows["actual"], rows["predicted"], **_POINT)
-    both = pd.concat([rows["actual"], rows["predicted"]])
-    if len(both):
-        low, high = float(both.min()), float(both.max())
-        ax.plot([low, high], [low, high], color="grey", linestyle=":", label="predicted = actual")
-        ax.legend(fontsize=8, loc="upper left")
+    ax.plot(limits, limits, color="grey", linestyle=":", label="predicted = actual")
     ax.set_xlabel("actual")
     ax.set_ylabel("predicted")
+
+
+def predicted_vs_actual(rows: pd.DataFrame) -> Figure:
+    """Predicted against actual values (evaluate's predicted_actual plot data)."""
+    fig = Figure(figsize=(4.6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    draw_versus(ax, rows, value_range([rows]))
+    ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"Predicted vs actual (test split, {len(rows):,} rows)")
     return fig
 
