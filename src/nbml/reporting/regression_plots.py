@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from nbml.reporting.plots import grid
 
 _WIDTH = 7.0
+MAX_SCATTER_POINTS = 5000
 _POINT = {"s": 8, "alpha": 0.5, "color": "#4c78a8", "linewidths": 0}
 
 
@@ -30,7 +31,11 @@ def target_distribution(df: pd.DataFrame, target: str) -> Figure:
 
 
 def against_target(df: pd.DataFrame, target: str, columns: list[str], max_panels: int) -> Figure:
-    """The target against each of the first ``max_panels`` columns (strongest first)."""
+    """The target against each of the first ``max_panels`` columns (strongest first).
+
+    At most MAX_SCATTER_POINTS rows (one seeded sample): more only blur the cloud.
+    """
+    df = df.sample(n=MAX_SCATTER_POINTS, random_state=0) if len(df) > MAX_SCATTER_POINTS else df
     shown = columns[:max_panels]
     fig, axes = grid(len(shown), cols=3)
     for ax, col in zip(axes, shown, strict=True):
