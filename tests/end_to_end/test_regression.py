@@ -14,10 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from conftest import copy_project, run, set_params
 from nbml.project import Project
 from nbml.reporting.compare import VERSUS_HEADING
+from nbml.serving.app import create_app
+from nbml.serving.settings import Settings
 from nbml.steps.model import load_model
 from nbml.steps.regression import MAX_PLOT_POINTS, METRICS
 
@@ -122,3 +125,35 @@ def test_compare_page_and_pr_report_show_regression_metrics(repo):
     report = (repo / "reports/pr-report.md").read_text()
     assert "rmse" in report and "accuracy" in report
     assert "(pr-report/predicted_actual.png)" in report
+
+
+def test_the_service_and_batch_scoring_answer_numbers(repo, tmp_path):
+    settings = Settings(repo)
+    rows = cars(rows=3, seed=9).drop(columns=TARGET)
+    body = {"rows": json.loads(rows.to_json(orient="records"))}
+    expected = load_model(repo / "data/models/model.skops").predict(rows)
+    with TestClient(create_app(settings)) as client:
+        meta = client.get("/metadata").json()
+        assert meta["task"] == "regression" and meta["classes"] == []
+        assert meta["estimator"] == "HistGradientBoostingRegressor" and meta["tree_walk"] is True
+        answer = client.post("/predict", json=body).json()
+        assert [p["value"] for p in answer["predictions"]] == expected.tolist()
+        columns = [
+            {
+                "name": c,
+                "shape": [3],
+                "datatype": "BYTES" if c == "origin" else "FP64",
+                "data": body_column,
+            }
+            for c, body_column in ((c, [r[c] for r in body["rows"]]) for c in rows.columns)
+        ]
+        infer = client.post("/v2/models/nbml/infer", json={"inputs": columns}).json()
+        assert [o["name"] for o in infer["outputs"]] == ["value"]
+        assert infer["outputs"][0]["data"] == expected.tolist()
+        assert "Prediction: " in client.get("/").text
+    source, out = tmp_path / "new.csv", tmp_path / "scored.csv"
+    cars(rows=50, seed=11).to_csv(source, index=False)  # the target column is ignored
+    run([sys.executable, "-m", "nbml.serving", "score", str(source), str(out)], repo)
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == ["prediction"] and len(scored) == 50
+    assert scored["prediction"].between(3, 20).all()
