@@ -28,7 +28,13 @@ from nbml.errors import DataError
 from nbml.messages import progress, warn
 from nbml.project import paths
 from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
-from nbml.steps.task import CLASSIFICATION, REGRESSION, detect_task, quantile_strata
+from nbml.steps.task import (
+    CLASSIFICATION,
+    REGRESSION,
+    TaskDecision,
+    detect_task,
+    quantile_strata,
+)
 
 
 def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
@@ -864,3 +870,8 @@ def split_summary(train: pd.DataFrame, test: pd.DataFrame, target: str, task: st
         return pd.DataFrame(stats).round(4).rename_axis(target)
     sizes = {"train": train[target].value_counts(), "test": test[target].value_counts()}
     return pd.DataFrame(sizes).rename_axis(target)
+
+
+def announce_task(decision: TaskDecision) -> None:
+    """Say prepare's task decision on the terminal too: it shapes every later stage."""
+    progress(f"prepare: {decision.describe()}")
