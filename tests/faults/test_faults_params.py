@@ -74,6 +74,7 @@ def test_auto_estimator_kwargs_must_suit_both_histgradientboosting_kinds(proj):
     # class_weight exists for the classifier only: auto on an undecided task refuses it
     text = problems(with_params(proj, train={"kwargs": {"class_weight": "balanced"}}))
     assert "HistGradientBoostingRegressor takes no parameter 'class_weight'" in text
+    assert "(train.estimator: auto becomes either kind until data.task says which)" in text
     assert (
         checks.project_problems(
             with_params(

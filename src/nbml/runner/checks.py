@@ -259,7 +259,11 @@ def _check_train(values: dict[str, Any], proj: Project) -> list[str]:
     found = _estimator_problems(classes[0], kwargs)
     for cls in classes[1:]:  # auto: the kwargs must suit both; each problem said once
         said = {p.split(":")[0] for p in found}
-        found += [p for p in _estimator_problems(cls, kwargs) if p.split(":")[0] not in said]
+        found += [
+            f"{p} (train.estimator: auto becomes either kind until data.task says which)"
+            for p in _estimator_problems(cls, kwargs)
+            if p.split(":")[0] not in said
+        ]
     problems += found
     if task and name != AUTO and not problems:
         problems += _kind_problems(name, classes[0], task)
