@@ -60,6 +60,10 @@ class FeatureError(NbmlError, ValueError):
     """A feature override in params.yaml names something that is not there."""
 
 
+class TaskError(NbmlError, ValueError):
+    """params.yaml data.task does not fit the target, or the recorded task is unreadable."""
+
+
 class ModelError(NbmlError, ValueError):
     """The estimator in params.yaml, or a model file, cannot be used."""
 

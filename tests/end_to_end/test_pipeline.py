@@ -27,6 +27,8 @@ from nbml.project import Project
 from nbml.runner import notebook as nbfile
 from nbml.runner.jupyter import private_dirs
 from nbml.steps.model import estimator_class
+from nbml.steps.regression import metric_names
+from nbml.steps.task import CLASSIFICATION, estimator_for
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +55,9 @@ def test_every_declared_output_exists_and_metrics_are_sane(repo):
         for out in proj.stage_files(stage, "outs"):
             assert (repo / out).exists(), f"{stage} did not produce {out}"
     metrics = json.loads((repo / "outputs/metrics.json").read_text())
-    assert set(metrics) == set(proj.params["evaluate"]["metrics"])
+    # evaluate.metrics: auto is every metric of the task; penguins' species are classes
+    assert set(metrics) == set(metric_names(proj.params["evaluate"]["metrics"], CLASSIFICATION))
+    assert json.loads((repo / proj.path_names["task"]).read_text())["task"] == CLASSIFICATION
     for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr"):
         assert 0.0 <= metrics[name] <= 1.0
     # far better than always guessing the most common class (about 0.44 here)
@@ -205,7 +209,8 @@ def test_saving_from_jupyterlab_keeps_the_source_clean_and_the_stage_current(rep
 def test_changing_a_train_param_reruns_only_train_and_downstream(repo):
     params = repo / "params.yaml"
     train = Project.load(repo).params["train"]
-    if "random_state" not in estimator_class(train["estimator"])().get_params():
+    name = estimator_for(train["estimator"], CLASSIFICATION)
+    if "random_state" not in estimator_class(name)().get_params():
         pytest.skip(f"{train['estimator']} has no random_state to change")
     kwargs = dict(train.get("kwargs") or {})
     kwargs["random_state"] = int(kwargs.get("random_state") or 0) + 1

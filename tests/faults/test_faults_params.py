@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -12,6 +14,7 @@ from conftest import ROOT, set_params
 from nbml.project import Project
 from nbml.runner import checks
 from nbml.runner.stage import run_stage
+from nbml.steps.task import TaskDecision, write_task
 
 
 @pytest.fixture
@@ -41,16 +44,52 @@ def test_unknown_estimator(proj):
     text = problems(with_params(proj, train={"estimator": typo}))
     assert "train.estimator: module 'sklearn.ensemble' has no class 'RandomForestClassifer'" in text
     assert "did you mean sklearn.ensemble.RandomForestClassifier" in text
-    assert "allowed: any scikit-learn classifier" in text
+    assert "allowed: auto, or any scikit-learn classifier or regressor" in text
 
 
-def test_estimator_that_is_not_a_classifier(proj):
+def test_estimator_that_is_neither_classifier_nor_regressor(proj):
     text = problems(
-        with_params(
-            proj, train={"estimator": "sklearn.linear_model.LinearRegression", "kwargs": {}}
-        )
+        with_params(proj, train={"estimator": "sklearn.preprocessing.StandardScaler", "kwargs": {}})
     )
-    assert "sklearn.linear_model.LinearRegression is not a scikit-learn classifier" in text
+    assert "StandardScaler is not a scikit-learn classifier or regressor" in text
+
+
+def test_estimator_of_the_wrong_kind_for_an_explicit_task(proj):
+    regressor = {"estimator": "sklearn.linear_model.LinearRegression", "kwargs": {}}
+    text = problems(with_params(proj, data={"task": "classification"}, train=regressor))
+    assert (
+        "train.estimator: sklearn.linear_model.LinearRegression is a regressor, but the task "
+        "is classification" in text
+    )
+    classifier = {"estimator": "sklearn.ensemble.RandomForestClassifier", "kwargs": {}}
+    text = problems(with_params(proj, data={"task": "regression"}, train=classifier))
+    assert "is a classifier, but the task is regression" in text
+    assert "choose a regressor, or train.estimator: auto" in text
+
+
+def test_auto_estimator_kwargs_must_suit_both_histgradientboosting_kinds(proj):
+    text = problems(with_params(proj, train={"estimator": "auto", "kwargs": {"max_iters": 5}}))
+    assert "HistGradientBoostingClassifier takes no parameter 'max_iters'" in text
+    assert text.count("train.kwargs.max_iters") == 1
+    # class_weight exists for the classifier only: auto on an undecided task refuses it
+    text = problems(with_params(proj, train={"kwargs": {"class_weight": "balanced"}}))
+    assert "HistGradientBoostingRegressor takes no parameter 'class_weight'" in text
+    assert "(train.estimator: auto becomes either kind until data.task says which)" in text
+    assert (
+        checks.project_problems(
+            with_params(
+                proj,
+                data={"task": "classification"},
+                train={"kwargs": {"class_weight": "balanced"}},
+            )
+        )
+        == []
+    )
+
+
+def test_data_task_must_be_a_known_task(proj):
+    text = problems(with_params(proj, data={"task": "regresion"}))
+    assert "data.task: expected one of auto, classification, regression, found 'regresion'" in text
 
 
 def test_unknown_hyperparameter(proj):
@@ -126,8 +165,16 @@ def test_unknown_metric(proj):
     text = problems(with_params(proj, evaluate={"metrics": ["accuracy", "f1_macr"]}))
     assert (
         "evaluate.metrics: unknown metric 'f1_macr' (did you mean 'f1_macro'?); "
-        "allowed: accuracy, balanced_accuracy, f1_macro, roc_auc_ovr, log_loss" in text
+        "allowed: auto, accuracy, balanced_accuracy, f1_macro, roc_auc_ovr, log_loss, "
+        "r2, rmse, mae, median_absolute_error" in text
     )
+
+
+def test_metric_of_the_other_task_is_refused_when_data_task_is_explicit(proj):
+    text = problems(
+        with_params(proj, data={"task": "classification"}, evaluate={"metrics": ["rmse"]})
+    )
+    assert "evaluate.metrics: unknown metric for a classification task 'rmse'" in text
 
 
 def test_other_sections(proj):
@@ -237,3 +284,49 @@ def test_good_data_dates_pass(proj):
 )
 def test_bad_featurize_bounds_are_refused(proj, values, expected):
     assert expected in problems(with_params(proj, featurize=values))
+
+
+def prices_csv(root: Path) -> str:
+    """A small table with a numeric target of many values (detected as regression)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=120), "price": rng.normal(100, 10, size=120)})
+    path = root / "data" / "raw" / "prices.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return "data/raw/prices.csv"
+
+
+def test_a_classifier_on_a_detected_regression_target_is_refused_before_any_notebook(
+    project_copy: Path, monkeypatch
+):
+    """data.task auto: prepare detects from the target column alone, later stages read
+    prepare's record; either way the stage stops before its notebook runs."""
+    set_params(project_copy, "data", source=prices_csv(project_copy), target="price")
+    forest = "sklearn.ensemble.RandomForestClassifier"
+    set_params(project_copy, "train", estimator=forest, kwargs={})
+    monkeypatch.setenv("NBML_ROOT", str(project_copy))
+    expected = f"train.estimator: {forest} is a classifier, but the task is regression"
+    with pytest.raises(checks.ParamError, match=expected) as info:
+        run_stage("prepare", root=project_copy)
+    assert "target 'price' is numeric with 120 distinct values" in str(info.value)
+    assert not (project_copy / "data" / "prepared").exists()
+    record = Project.load(project_copy).path_names["task"]
+    write_task(TaskDecision("regression", "auto", "price", "recorded"), project_copy / record)
+    with pytest.raises(checks.ParamError, match=expected):
+        run_stage("train", root=project_copy)
+    assert not (project_copy / "logs" / "failed" / "train.ipynb").exists()
+    assert not (project_copy / "outputs" / "notebooks" / "train.ipynb").exists()
+
+
+def test_metrics_of_the_other_task_are_refused_by_the_stage_check(project_copy: Path):
+    record = project_copy / Project.load(project_copy).path_names["task"]
+    write_task(TaskDecision("regression", "auto", "species", "recorded"), record)
+    set_params(project_copy, "evaluate", metrics=["accuracy", "rmse"])
+    problems = checks.stage_task_problems(Project.load(project_copy), "evaluate")
+    assert problems == [
+        "evaluate.metrics: accuracy cannot score a regression task; its metrics: r2, rmse, "
+        "mae, median_absolute_error (or evaluate.metrics: auto)"
+    ]
+    # nothing to check when both are auto: no data is read
+    set_params(project_copy, "evaluate", metrics="auto")
+    assert checks.stage_task_problems(Project.load(project_copy), "evaluate") == []

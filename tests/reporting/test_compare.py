@@ -99,6 +99,25 @@ def test_figures_overlay_every_revision() -> None:
     assert compare.png(grid)[:4] == b"\x89PNG"
 
 
+def test_regression_runs_compare_errors_lower_and_draw_predicted_vs_actual(tmp_path) -> None:
+    assert compare.best_values(
+        [
+            compare.Revision("a", "a", "commit", metrics={"rmse": 3.0, "r2": 0.5}),
+            compare.Revision("b", "b", "commit", metrics={"rmse": 2.0, "r2": 0.7}),
+        ],
+        ["rmse", "r2"],
+    ) == {"rmse": 2.0, "r2": 0.7}
+    versus = pd.DataFrame({"actual": [1.0, 2.0, 3.0], "predicted": [1.5, 2.0, 2.5]})
+    grid = compare.versus_grid({"one": versus, "two": versus * 2})
+    panels = [ax for ax in grid.axes if ax.get_visible()]
+    assert len(panels) == 2 and panels[0].get_xlim() == panels[1].get_xlim() == (1.0, 6.0)
+    # a header-only plot file is the other task's: no plot, not an empty one
+    (tmp_path / "roc.csv").write_text("class,fpr,tpr\n")
+    (tmp_path / "versus.csv").write_text(versus.to_csv(index=False))
+    assert compare.read_plot(tmp_path, compare.WORKSPACE, "roc.csv") is None
+    assert len(compare.read_plot(tmp_path, compare.WORKSPACE, "versus.csv")) == 3
+
+
 # -- an older revision's files, through dvc.api ------------------------------------
 def _fake_run(repo: Path, proj: Project, tag: str) -> None:
     """Write every stage's outs (and the deps that are other stages' files), commit them

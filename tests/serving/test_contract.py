@@ -84,7 +84,8 @@ def test_health_ready_and_metadata_name_the_run(client, trained):
     meta = client.get("/metadata").json()
     lock = yaml.safe_load((trained / "dvc.lock").read_text())
     assert meta["model"]["md5"] == lock["stages"]["train"]["outs"][0]["md5"]
-    assert meta["params"]["train"]["estimator"].endswith("HistGradientBoostingClassifier")
+    assert meta["params"]["train"]["estimator"] == "auto"
+    assert meta["estimator"] == "HistGradientBoostingClassifier"
     assert meta["metrics"] == {"accuracy": 0.99}
     assert meta["task"] == "classification" and meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
     assert "revision" in meta["git"] and meta["fast_path"] is True and meta["tree_walk"] is True

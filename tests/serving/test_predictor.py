@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,10 @@ import pytest
 from sklearn.preprocessing import MinMaxScaler
 
 from nbml.project import paths
+from nbml.serving.answers import prediction_body
 from nbml.serving.batching import MicroBatcher
 from nbml.serving.predictor import FOREST_MAX_ROWS, NumericBlock, Predictor, check_rows
+from nbml.serving.scoring import predictions_frame
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
 from nbml.serving.trees import compile_forest
@@ -121,3 +124,41 @@ def test_tree_walk_of_a_binary_classifier_with_gaps_equals_scikit_learn(frame):
         for i in range(0, len(matrix), size):
             part = matrix[i : i + size]
             assert np.array_equal(forest.predict_proba(part), est.predict_proba(part))
+
+
+def test_a_regressor_is_served_with_numbers_and_its_trees_walked_exactly(service, trained, rows):
+    train = pd.read_parquet(paths(trained).train)
+    X, _ = data.split_xy(train, "species")
+    y = 0.01 * X["body_mass_g"].fillna(4000) + np.arange(len(X)) % 7  # a quantity
+    types = features.infer_feature_types(train, "species")
+    est = model.make_estimator("auto", {"max_iter": 30, "random_state": 0}, task="regression")
+    fitted = model.compose(features.build_preprocessor(types), est).fit(X, y)
+    predictor = Predictor(fitted, service.specs)
+    assert predictor.task == "regression" and predictor.classes == []
+    assert predictor.self_check(pd.read_parquet(paths(trained).test))
+    assert predictor.fast and predictor.forest is not None  # the numpy tree walk kept
+    values, proba = predictor.predict(rows[:FOREST_MAX_ROWS])
+    assert proba.shape == (FOREST_MAX_ROWS, 0) and all(isinstance(v, float) for v in values)
+    assert values == predictor.reference(rows[:FOREST_MAX_ROWS])[0]
+    body = json.loads(prediction_body(values[:2], proba[:2], predictor.classes))
+    assert body == {"predictions": [{"value": values[0]}, {"value": values[1]}]}
+    frame = pd.DataFrame(rows[:5], columns=[s.name for s in service.specs])
+    frame = frame.astype({c: "str" for c in ("island", "sex")})
+    scored = predictions_frame(predictor, frame)
+    assert list(scored.columns) == ["prediction"]
+    assert np.array_equal(scored["prediction"], fitted.predict(frame))
+
+
+def test_tree_walk_of_a_regressor_with_gaps_equals_scikit_learn():
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(300, 4))
+    y = matrix[:, 0] * 3 + np.sin(matrix[:, 1]) + rng.normal(scale=0.1, size=300)
+    matrix[::5, 2] = np.nan  # missing values reach the trees too
+    est = model.make_estimator("auto", {"max_iter": 25, "random_state": 0}, task="regression")
+    est.fit(matrix, y)
+    forest = compile_forest(est)
+    assert forest is not None and forest.n_trees == 1
+    for size in (1, 7, len(matrix)):
+        for i in range(0, len(matrix), size):
+            part = matrix[i : i + size]
+            assert np.array_equal(forest.predict(part), est.predict(part))

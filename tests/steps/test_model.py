@@ -30,7 +30,7 @@ def test_estimator_by_import_path_with_kwargs():
         ("LogisticRegression", {}, "is not an import path"),
         ("sklearn.nope.Model", {}, "cannot import module 'sklearn.nope'"),
         ("sklearn.linear_model.Nope", {}, "has no class 'Nope'"),
-        ("sklearn.linear_model.LinearRegression", {}, "is not a scikit-learn classifier"),
+        ("sklearn.preprocessing.StandardScaler", {}, "is not a scikit-learn classifier or"),
         ("sklearn.linear_model.LogisticRegression", {"depth": 3}, "depth not accepted by"),
     ],
 )

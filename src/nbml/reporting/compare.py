@@ -2,7 +2,8 @@
 
 ``python -m nbml.reporting.compare`` (``make compare``) writes ``reports/compare.html``:
 a params and metrics table with the best value per metric marked, ROC and
-precision-recall curves overlaid per class, one confusion matrix per run,
+precision-recall curves overlaid per class, one confusion matrix per run (for
+regression runs: predicted against actual values per run, and their metrics),
 and links to each run's stage reports. The page is not a pipeline output:
 it reads what ``dvc exp show --json`` lists, and each revision's plot CSVs and
 stage reports through ``dvc.api``, which finds a file in git (the plot data is
@@ -37,14 +38,18 @@ from matplotlib.figure import Figure
 from nbml.errors import CompareError
 from nbml.messages import say
 from nbml.project import PARAMS_FILE, Project, find_root
-from nbml.reporting import plots
-from nbml.steps.evaluation import LOWER_IS_BETTER
+from nbml.reporting import plots, regression_plots
+from nbml.steps import evaluation, regression
+
+# Metrics of either task where lower is better (losses and errors).
+LOWER_IS_BETTER = evaluation.LOWER_IS_BETTER | regression.LOWER_IS_BETTER
 
 WORKSPACE = "workspace"
 PAGE = "compare.html"
 REPORTS_SUBDIR = "compare"  # copies of each revision's stage reports, next to the page
 # plot-data path name in dvc.yaml (and plots.CURVES kind) -> heading
 CURVE_HEADINGS = {"roc": "ROC (one-vs-rest)", "precision_recall": "Precision-recall"}
+VERSUS_HEADING = "Predicted vs actual (regression, test split)"
 
 
 @dataclass
@@ -142,9 +147,14 @@ def read_file(root: Path, rev: str, rel: str) -> str | None:
 
 
 def read_plot(root: Path, rev: str, rel: str) -> pd.DataFrame | None:
-    """Plot data (CSV) of one revision, or None when that revision has none."""
+    """Plot data (CSV) of one revision, or None when that revision has none.
+
+    A file with only its header is the plot of the other task (classification
+    or regression): evaluate writes every declared file; that counts as none.
+    """
     text = read_file(root, rev, rel)
-    return pd.read_csv(io.StringIO(text)) if text else None
+    frame = pd.read_csv(io.StringIO(text)) if text else None
+    return frame if frame is not None and len(frame) else None
 
 
 def best_values(revisions: list[Revision], names: list[str]) -> dict[str, float]:
@@ -199,6 +209,22 @@ def confusion_grid(frames: dict[str, pd.DataFrame]) -> Figure:
         plots.draw_confusion(ax, df, labels, fontsize=7)
         ax.xaxis.label.set_fontsize(8)
         ax.yaxis.label.set_fontsize(8)
+        ax.set_title(name, fontsize=9)
+    return fig
+
+
+def versus_grid(frames: dict[str, pd.DataFrame]) -> Figure:
+    """Predicted against actual values (regression), one panel per revision, same scales."""
+    cols = min(4, max(1, len(frames)))
+    fig, axes = plots.grid(len(frames), cols, width=3.0 * cols, row_height=2.9)
+    limits = regression_plots.value_range(list(frames.values()))
+    for ax, (name, df) in zip(axes, frames.items(), strict=True):
+        regression_plots.draw_versus(ax, df, limits)
+        ax.set_xlim(*limits)
+        ax.set_ylim(*limits)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
+        ax.tick_params(labelsize=7)
         ax.set_title(name, fontsize=9)
     return fig
 
@@ -333,6 +359,15 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         if frames:
             parts.append("<h2>Confusion matrices (test split)</h2>")
             parts.append(_img(confusion_grid(frames), "confusion matrices"))
+    if "predicted_actual" in P:
+        frames = {
+            r.name: df
+            for r in usable
+            if (df := read_plot(proj.root, r.rev, P["predicted_actual"])) is not None
+        }
+        if frames:
+            parts.append(f"<h2>{VERSUS_HEADING}</h2>")
+            parts.append(_img(versus_grid(frames), VERSUS_HEADING))
     parts.append(
         "<h2>Stage reports</h2><table><thead><tr><th>revision</th><th>reports</th>"
         "</tr></thead><tbody>"

@@ -272,12 +272,12 @@ def curves(rows: pd.DataFrame, kind: str, title: str) -> Figure:
     return fig
 
 
-def importance(rows: pd.DataFrame, top: int = 15) -> Figure:
-    """Permutation importance per source column, largest on top."""
+def importance(rows: pd.DataFrame, top: int = 15, score: str = "balanced accuracy") -> Figure:
+    """Permutation importance per source column, largest on top (``score``: what drops)."""
     rows = rows.head(top).iloc[::-1]
     fig = Figure(figsize=(_WIDTH, 0.32 * len(rows) + 1.2), layout="constrained")
     ax = fig.subplots()
     ax.barh(rows["feature"].astype(str), rows["importance"], xerr=rows["std"], color="#54a24b")
-    ax.set_xlabel("drop in balanced accuracy when shuffled")
+    ax.set_xlabel(f"drop in {score} when shuffled")
     ax.set_title("Feature importance (permutation, test split)")
     return fig

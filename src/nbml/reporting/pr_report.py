@@ -17,6 +17,7 @@ from pathlib import Path
 from nbml.project import Project, find_root
 from nbml.reporting.compare import (
     CURVE_HEADINGS,
+    VERSUS_HEADING,
     WORKSPACE,
     CompareError,
     Revision,
@@ -26,6 +27,7 @@ from nbml.reporting.compare import (
     png,
     read_plot,
     run_writer,
+    versus_grid,
 )
 
 REPORT = "pr-report.md"
@@ -56,7 +58,7 @@ def resolve(root: Path, rev: str) -> str:
 
 
 def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path]]:
-    """Overlay base vs workspace for ROC, precision-recall and confusion; save PNGs."""
+    """Base vs workspace: ROC, precision-recall, confusion, predicted vs actual; save PNGs."""
     P = proj.path_names
     out_dir.mkdir(parents=True, exist_ok=True)
     made: list[tuple[str, Path]] = []
@@ -80,6 +82,16 @@ def plot_images(proj: Project, base: str, out_dir: Path) -> list[tuple[str, Path
         path = out_dir / "confusion.png"
         path.write_bytes(png(confusion_grid(frames)))
         made.append(("Confusion matrices (test split)", path))
+    frames = {
+        n: df
+        for n, r in labels.items()
+        if "predicted_actual" in P
+        and (df := read_plot(proj.root, r, P["predicted_actual"])) is not None
+    }
+    if frames:
+        path = out_dir / "predicted_actual.png"
+        path.write_bytes(png(versus_grid(frames)))
+        made.append((VERSUS_HEADING, path))
     return made
 
 

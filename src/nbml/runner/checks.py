@@ -112,6 +112,11 @@ def _check_data(values: dict[str, Any], proj: Project) -> list[str]:
         )
     if "csv" in values:
         problems += _check_csv_options(values["csv"])
+    if "task" in values:
+        # lazy: see "Start-up" in the module docstring
+        from nbml.steps.task import check_task_param
+
+        problems += check_task_param(values["task"])
     return problems
 
 
@@ -248,44 +253,98 @@ def _check_featurize(values: dict[str, Any], proj: Project) -> list[str]:
     return problems
 
 
-def _classifier_names() -> list[str]:
-    """Import paths of scikit-learn's classifiers (slow: imports all of sklearn)."""
+def _classifier_names(kinds: tuple[str, ...] = ("classifier",)) -> list[str]:
+    """Import paths of scikit-learn's classifiers, or other kinds (slow: imports all of sklearn)."""
     # lazy: see "Start-up" in the module docstring
     from sklearn.utils import all_estimators
 
     return sorted(
         f"{cls.__module__.split('._')[0]}.{name}"
-        for name, cls in all_estimators(type_filter="classifier")
+        for name, cls in all_estimators(type_filter=list(kinds))
     )
+
+
+_EXAMPLE_ESTIMATORS = (
+    "sklearn.ensemble.RandomForestClassifier",
+    "sklearn.linear_model.LogisticRegression",
+    "sklearn.ensemble.RandomForestRegressor",
+    "sklearn.linear_model.Ridge",
+)
+
+
+def _explicit_task(proj: Project) -> str | None:
+    """data.task when params.yaml sets it to classification or regression (else None)."""
+    task = (proj.params.get("data") or {}).get("task")
+    return task if task in ("classification", "regression") else None
 
 
 @check("train")
 def _check_train(values: dict[str, Any], proj: Project) -> list[str]:
     # lazy: see "Start-up" in the module docstring
     from nbml.steps.model import ModelError, estimator_class
+    from nbml.steps.task import AUTO, AUTO_ESTIMATORS, estimator_for
 
     problems = _required(values, "train", ("estimator",))
     name = values.get("estimator")
     if "estimator" not in values:
         return problems
     if not isinstance(name, str):
-        return [f"train.estimator: expected an import path string, found {name!r}"]
+        return [f"train.estimator: expected 'auto' or an import path string, found {name!r}"]
+    task = _explicit_task(proj)
+    if name == AUTO:
+        names = [estimator_for(name, task)] if task else sorted(set(AUTO_ESTIMATORS.values()))
+    else:
+        names = [name]
     try:
-        cls = estimator_class(name)
+        classes = [estimator_class(n) for n in names]
     except ModelError as exc:
-        known = _classifier_names()
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        return problems + [
-            f"{str(exc).removeprefix('params.yaml ')}{hint}\n    allowed: any scikit-learn "
-            f"classifier by import path, e.g. {', '.join(known[:4])}, ... "
-            f"({len(known)} in all; list them with `python -m nbml.runner.checks --classifiers`)"
-        ]
+        return problems + [_unknown_estimator(name, exc)]
     kwargs = values.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         return problems + [
             f"train.kwargs: expected a mapping of keyword arguments, found {kwargs!r}"
         ]
+    found = _estimator_problems(classes[0], kwargs)
+    for cls in classes[1:]:  # auto: the kwargs must suit both; each problem said once
+        said = {p.split(":")[0] for p in found}
+        found += [
+            f"{p} (train.estimator: auto becomes either kind until data.task says which)"
+            for p in _estimator_problems(cls, kwargs)
+            if p.split(":")[0] not in said
+        ]
+    problems += found
+    if task and name != AUTO and not problems:
+        problems += _kind_problems(name, classes[0], task)
+    return problems
+
+
+def _unknown_estimator(name: str, exc: Exception) -> str:
+    known = _classifier_names(("classifier", "regressor"))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return (
+        f"{str(exc).removeprefix('params.yaml ')}{hint}\n    allowed: auto, or any scikit-learn "
+        f"classifier or regressor by import path, e.g. {', '.join(_EXAMPLE_ESTIMATORS)}, ... "
+        f"({len(known)} in all; list them with `python -m nbml.runner.checks --classifiers` "
+        "or `--regressors`)"
+    )
+
+
+def _kind_problems(name: str, cls: type, task: str) -> list[str]:
+    # lazy: see "Start-up" in the module docstring
+    from nbml.steps.task import TaskDecision, estimator_kind_problem
+
+    decision = TaskDecision(task, task, "", "set in params.yaml")
+    problem = estimator_kind_problem(name, cls, decision)
+    return [problem] if problem else []
+
+
+def _estimator_problems(cls: type, kwargs: dict[str, Any]) -> list[str]:
+    """train.kwargs checked against one estimator class: names, values, probabilities."""
+    # lazy: see "Start-up" in the module docstring
+    from nbml.steps.task import CLASSIFICATION, kind_of
+
+    problems = []
     params = cls().get_params(deep=False)
     unknown = sorted(set(kwargs) - set(params))
     for key in unknown:
@@ -297,7 +356,7 @@ def _check_train(values: dict[str, Any], proj: Project) -> list[str]:
         )
     known_kwargs = {k: v for k, v in kwargs.items() if k in params}
     problems += _check_kwarg_types(cls, known_kwargs)
-    if not problems:
+    if not problems and kind_of(cls) == CLASSIFICATION:
         problems += _check_probabilities(cls, known_kwargs, params)
     return problems
 
@@ -375,29 +434,109 @@ def _check_kwarg_types(cls: type, kwargs: dict[str, Any]) -> list[str]:
 @check("evaluate")
 def _check_evaluate(values: dict[str, Any], proj: Project) -> list[str]:
     # lazy: see "Start-up" in the module docstring
-    from nbml.steps.evaluation import METRICS
+    from nbml.steps.regression import TASK_METRICS
 
     problems = _required(values, "evaluate", ("metrics",))
     metrics = values.get("metrics")
-    if "metrics" in values:
+    task = _explicit_task(proj)
+    allowed = TASK_METRICS[task] if task else [m for names in TASK_METRICS.values() for m in names]
+    if "metrics" in values and metrics != "auto":
         if not isinstance(metrics, list) or not metrics:
             problems.append(
-                f"evaluate.metrics: expected a non-empty list, found {metrics!r}; "
-                f"allowed: {', '.join(METRICS)}"
+                f"evaluate.metrics: expected auto or a non-empty list, found {metrics!r}; "
+                f"allowed: {', '.join(allowed)}"
             )
         else:
             for name in metrics:
-                if name not in METRICS:
-                    close = difflib.get_close_matches(str(name), list(METRICS), n=1)
+                if name not in allowed:
+                    close = difflib.get_close_matches(str(name), allowed, n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    what = f"metric for a {task} task" if task else "metric"
                     problems.append(
-                        f"evaluate.metrics: unknown metric {name!r}{hint}; "
-                        f"allowed: {', '.join(METRICS)}"
+                        f"evaluate.metrics: unknown {what} {name!r}{hint}; "
+                        f"allowed: auto, {', '.join(allowed)}"
                     )
     problems += _int_at_least(values, "evaluate", "importance_repeats", 1)
     problems += _int_at_least(values, "evaluate", "importance_sample", 10)
     problems += _int_at_least(values, "evaluate", "seed", 0)
     return problems
+
+
+def stage_task_problems(proj: Project, stage: str) -> list[str]:
+    """train.estimator and evaluate.metrics against the task of the data, before a stage runs.
+
+    Unlike :func:`check_project` this reads data (prepare's recorded task, or
+    for prepare itself the source's target column alone), so the runner calls
+    it before every stage, uncached. Nothing to read when both are ``auto``.
+    """
+    # lazy: see "Start-up" in the module docstring
+    from nbml.errors import MetricError, ModelError
+    from nbml.steps.model import estimator_class
+    from nbml.steps.regression import metric_names
+    from nbml.steps.task import AUTO, estimator_kind_problem
+
+    estimator = (proj.params.get("train") or {}).get("estimator")
+    metrics = (proj.params.get("evaluate") or {}).get("metrics")
+    explicit_estimator = isinstance(estimator, str) and estimator != AUTO
+    if not explicit_estimator and not isinstance(metrics, list):
+        return []
+    decision = _stage_decision(proj, stage)
+    if decision is None:
+        return []
+    problems = []
+    if explicit_estimator:
+        try:
+            problem = estimator_kind_problem(estimator, estimator_class(estimator), decision)
+        except ModelError:  # check_project names it
+            problem = None
+        problems += [problem] if problem else []
+    if isinstance(metrics, list):
+        try:
+            metric_names(metrics, decision.task)
+        except MetricError as exc:
+            problems.append(str(exc).removeprefix("params.yaml "))
+    return problems
+
+
+def _stage_decision(proj: Project, stage: str) -> Any:
+    """The task a stage works on: prepare's record, or (for prepare) decided from the source."""
+    # lazy: see "Start-up" in the module docstring
+    from nbml.errors import NbmlError, TaskError
+    from nbml.steps.data import read_target
+    from nbml.steps.task import TaskDecision, detect_task, read_task
+
+    record = proj.root / proj.path_names["task"]
+    writes_record = any(
+        proj.path_names["task"] == out or proj.path_names["task"].startswith(out.rstrip("/") + "/")
+        for out in proj.stage_files(stage, "outs")
+    )
+    if not writes_record and record.is_file():
+        try:
+            return read_task(record)
+        except TaskError:
+            return None  # the stage itself says what is wrong with it
+    data = proj.params.get("data") or {}
+    target = str(data.get("target"))
+    explicit = _explicit_task(proj)
+    if explicit:
+        return TaskDecision(explicit, explicit, target, "set in params.yaml")
+    try:
+        labels = read_target(
+            str(data.get("source")), target, data.get("csv"), proj.root, proj.path_names["raw"]
+        )
+    except NbmlError:
+        return None
+    if labels is None:
+        return None
+    task, reason = detect_task(labels.dropna(), target)
+    return TaskDecision(task, "auto", target, reason)
+
+
+def check_stage_task(proj: Project, stage: str) -> None:
+    """Raise ParamError when the estimator or metrics do not suit the task of the data."""
+    problems = stage_task_problems(proj, stage)
+    if problems:
+        raise ParamError(problems)
 
 
 def _check_paths(proj: Project) -> list[str]:
@@ -444,8 +583,9 @@ def check_project(proj: Project) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if "--classifiers" in args:
-        print("\n".join(_classifier_names()))
+    if "--classifiers" in args or "--regressors" in args:
+        kind = "classifier" if "--classifiers" in args else "regressor"
+        print("\n".join(_classifier_names((kind,))))
         return 0
     try:
         check_project(Project.load(find_root()))

@@ -33,7 +33,7 @@ from nbml.errors import NbmlError, StageError
 from nbml.messages import say, warning_lines
 from nbml.project import PARAMS_FILE, PIPELINE_FILE, Project, StageNotebook, find_root
 from nbml.runner import notebook as nbfile
-from nbml.runner.checks import check_project
+from nbml.runner.checks import check_project, check_stage_task
 from nbml.runner.jupyter import use_private_dirs
 from nbml.runner.kernel import register_engine, start_kernel, stop_kernel
 from nbml.runner.progress import Heartbeat, ProgressEcho, RunState
@@ -146,6 +146,8 @@ def _start_checked_kernel(run: StageRun) -> Any:
         # train param. This imports scikit-learn (~1 s when the params
         # changed); the kernel boots meanwhile.
         _check_project_once(run.proj)
+        # reads the task of the data (never cached: the data may have changed)
+        check_stage_task(run.proj, run.stage)
     except BaseException:
         stop_kernel(kernel)
         raise

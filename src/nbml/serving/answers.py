@@ -17,7 +17,12 @@ _KIND_WORDS = {
 
 
 def prediction_body(labels: list[Any], proba: np.ndarray, classes: list[Any]) -> bytes:
-    """``{"predictions": [{"label": ..., "probabilities": {class: p}}, ...]}`` as JSON bytes."""
+    """``{"predictions": [{"label": ..., "probabilities": {class: p}}, ...]}`` as JSON bytes.
+
+    A regressor has no classes: each answer is ``{"value": number}``.
+    """
+    if not classes:
+        return json.dumps({"predictions": [{"value": float(v)} for v in labels]}).encode()
     keys = [str(c) for c in classes]
     predictions = [
         {"label": label, "probabilities": dict(zip(keys, row, strict=True))}

@@ -43,9 +43,9 @@ function show(answer) {
   const p = answer.predictions[0];
   const head = document.createElement('h2');
   head.id = 'label';
-  head.textContent = 'Prediction: ' + p.label;
+  head.textContent = 'Prediction: ' + ('value' in p ? p.value : p.label);
   out.appendChild(head);
-  for (const [name, prob] of Object.entries(p.probabilities)) {
+  for (const [name, prob] of Object.entries(p.probabilities || {})) {
     const row = document.createElement('div');
     row.className = 'row';
     row.dataset.class = name;

@@ -1,11 +1,12 @@
-"""Rows in, labels and class probabilities out, identical to the saved model's answers.
+"""Rows in, labels and class probabilities (or quantities) out, identical to the saved model's.
 
 A one-row DataFrame through the ColumnTransformer costs milliseconds, almost
 all of it pandas overhead. For the preprocessing ``featurize`` builds
 (impute, scale, one-hot) the fitted parameters are read out once and applied
 with numpy to plain rows; the estimator then sees the same float64 matrix
 the pipeline would give it; a HistGradientBoostingClassifier's trees are
-then walked with numpy for small batches (:mod:`nbml.serving.trees`). At
+then walked with numpy for small batches (:mod:`nbml.serving.trees`), and so
+are a HistGradientBoostingRegressor's, whose answers are numbers. At
 start-up every way scores rows of the test split (with missing values and
 an unseen category added) and must agree exactly with the pipeline; a way
 that does not is dropped, and with the preprocessing of another kind every
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -37,6 +39,7 @@ from nbml.serving.schema import BOOLEAN, NUMBER, ColumnSpec
 from nbml.serving.trees import compile_forest
 
 CLASSIFICATION = "classification"
+REGRESSION = "regression"
 # Classifiers whose predict() is classes_[argmax(predict_proba())] in scikit-learn's
 # own code: for them the label is read from the probabilities, not computed twice.
 ARGMAX_PREDICT = (
@@ -182,14 +185,11 @@ class Predictor:
     """The served model as a function of plain rows (tuples in the columns' order)."""
 
     def __init__(self, model: Any, specs: list[ColumnSpec]):
-        if not hasattr(model, "predict_proba"):
-            raise ServeError(
-                f"{type(model).__name__} has no predict_proba: only classifiers are served yet"
-            )
         self.model = model
         self.specs = specs
-        self.task = CLASSIFICATION
-        self.classes: list[Any] = _plain_labels(np.asarray(model.classes_))
+        self.task = _task_of(model)
+        classes = model.classes_ if self.task == CLASSIFICATION else []
+        self.classes: list[Any] = _plain_labels(np.asarray(classes))
         self.estimator = _unnamed(model[-1] if isinstance(model, Pipeline) else model)
         pre = model[:-1] if isinstance(model, Pipeline) and len(model) == 2 else None
         self.blocks = compile_blocks(model[0], specs) if pre is not None else None
@@ -204,15 +204,24 @@ class Predictor:
     def reference(self, rows: list[Row]) -> tuple[list[Any], np.ndarray]:
         """What the saved model answers for these rows, through a DataFrame."""
         frame = frame_from_rows(rows, self.specs)
+        if self.task == REGRESSION:
+            return _plain_labels(self.model.predict(frame)), np.empty((len(rows), 0))
         return _plain_labels(self.model.predict(frame)), self.model.predict_proba(frame)
 
     def predict(self, rows: list[Row]) -> tuple[list[Any], np.ndarray]:
-        """Labels and class probabilities (one row per input row, classes in model order)."""
+        """Labels and class probabilities (one row per input row, classes in model order).
+
+        A regressor answers its predicted values, and probabilities of no class.
+        """
         if self.blocks is None:
             return self.reference(rows)
         parts = [block.apply(rows) for block in self.blocks]
         x = parts[0] if len(parts) == 1 else np.hstack(parts)
-        if self.forest is not None and len(rows) <= FOREST_MAX_ROWS:
+        walk = self.forest is not None and len(rows) <= FOREST_MAX_ROWS
+        if self.task == REGRESSION:
+            values = self.forest.predict(x) if walk else self.estimator.predict(x)  # type: ignore[union-attr]
+            return _plain_labels(values), np.empty((len(rows), 0))
+        if walk:
             proba = self.forest.predict_proba(x)
         else:
             proba = self.estimator.predict_proba(x)
@@ -246,6 +255,18 @@ class Predictor:
         labels = [label for part in parts for label in part[0]]
         proba = np.vstack([part[1] for part in parts])
         return labels == expected[0] and np.array_equal(proba, expected[1])
+
+
+def _task_of(model: Any) -> str:
+    """classification (labels and probabilities) or regression (numbers); else refused."""
+    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+        return CLASSIFICATION
+    if is_regressor(model[-1] if isinstance(model, Pipeline) else model):
+        return REGRESSION
+    raise ServeError(
+        f"{type(model).__name__} has no predict_proba and is no regressor: only "
+        "classifiers with class probabilities and regressors are served"
+    )
 
 
 def check_rows(sample: pd.DataFrame, specs: list[ColumnSpec]) -> list[Row]:

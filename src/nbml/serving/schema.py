@@ -119,10 +119,16 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
 
 
+class ValuePrediction(BaseModel):
+    """One row's answer from a regressor: the predicted quantity."""
+
+    value: float
+
+
 class PredictResponse(BaseModel):
     """The answers, in request order."""
 
-    predictions: list[Prediction]
+    predictions: list[Prediction | ValuePrediction]
 
 
 def example_row(specs: list[ColumnSpec], frame: pd.DataFrame | None) -> dict[str, Any]:

@@ -7,7 +7,8 @@ same column checks as ``/predict``: every column present, no unknown one
 column; errors name the column and the row (0 = the first data row). The
 file is read ``chunk_rows`` rows at a time and the predictions are appended
 to OUTPUT as they come, so memory stays bounded whatever the file's size.
-OUTPUT gets ``label`` and one ``proba_<class>`` column per class.
+OUTPUT gets ``label`` and one ``proba_<class>`` column per class, or for a
+regression model one ``prediction`` column.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 from nbml.errors import ScoringError
 from nbml.messages import say
 from nbml.serving.metadata import recorded_target
-from nbml.serving.predictor import Predictor
+from nbml.serving.predictor import REGRESSION, Predictor
 from nbml.serving.schema import BOOLEAN, NUMBER, ColumnSpec
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
@@ -125,7 +126,10 @@ def typed_chunk(chunk: pd.DataFrame, specs: list[ColumnSpec], first_row: int) ->
 
 
 def predictions_frame(predictor: Predictor, frame: pd.DataFrame) -> pd.DataFrame:
-    """``label`` and ``proba_<class>`` for every row, from the saved model itself."""
+    """``label`` and ``proba_<class>`` for every row, from the saved model itself;
+    a regressor's file gets one ``prediction`` column (the predicted quantity)."""
+    if predictor.task == REGRESSION:
+        return pd.DataFrame({"prediction": predictor.model.predict(frame).astype(float)})
     proba = predictor.model.predict_proba(frame)
     out = pd.DataFrame({"label": predictor.model.predict(frame)})
     for k, cls in enumerate(predictor.classes):

@@ -86,6 +86,8 @@ class Service:
             **self.info,
             "name": self.settings.model_name,
             "task": predictor.task if predictor else None,
+            # the class train.estimator named (train.estimator: auto names none)
+            "estimator": type(predictor.estimator).__name__ if predictor else None,
             "classes": predictor.classes if predictor else None,
             "fast_path": predictor.fast if predictor else None,
             "tree_walk": predictor.forest is not None if predictor else None,

@@ -9,7 +9,8 @@ as the trees are deep. The tree walk follows scikit-learn's own rules
 (missing values go where ``missing_go_to_left`` says, then ``x <= threshold``
 goes left); raw predictions start from the baseline and add the trees'
 values in iteration order, as scikit-learn does; probabilities come from
-the model's own loss. The service still compares the result with the model
+the model's own loss, and a regressor's values from its loss's inverse link,
+as its ``predict`` computes them. The service still compares the result with the model
 on the test split at start-up, and uses scikit-learn's path on any difference.
 """
 
@@ -19,12 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+# The estimators whose trees are walked here (exact types: a subclass may predict otherwise).
+WALKED = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 
 
 @dataclass(frozen=True)
 class Forest:
-    """Every tree of a fitted HistGradientBoostingClassifier in flat node arrays."""
+    """Every tree of a fitted HistGradientBoosting classifier or regressor in flat node arrays."""
 
     feature: np.ndarray
     threshold: np.ndarray
@@ -63,10 +67,15 @@ class Forest:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return self.loss.predict_proba(self.raw_predict(x))
 
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """A regressor's predicted values (HistGradientBoostingRegressor.predict)."""
+        return self.loss.link.inverse(self.raw_predict(x).ravel())
+
 
 def compile_forest(estimator: Any) -> Forest | None:
-    """The trees of a HistGradientBoostingClassifier on numeric inputs; None for anything else."""
-    if type(estimator) is not HistGradientBoostingClassifier:
+    """The trees of a HistGradientBoosting classifier or regressor on numeric inputs; None
+    for anything else."""
+    if type(estimator) not in WALKED:
         return None
     if getattr(estimator, "_preprocessor", None) is not None:
         return None

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from nbml.serving.answers import describe_error
+from nbml.serving.predictor import CLASSIFICATION, REGRESSION
 from nbml.serving.schema import BOOLEAN, NUMBER
 from nbml.serving.service import Service
 
@@ -42,6 +43,15 @@ def _error(status: int, message: str) -> JSONResponse:
 def model_metadata(service: Service) -> dict[str, Any]:
     predictor = service.predictor
     classes = predictor.classes if predictor else []
+    task = predictor.task if predictor else CLASSIFICATION
+    outputs = (
+        [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+        if task == REGRESSION
+        else [
+            {"name": "label", "datatype": TEXT_DATATYPE, "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]},
+        ]
+    )
     return {
         "name": service.settings.model_name,
         "versions": [service.md5],
@@ -50,11 +60,8 @@ def model_metadata(service: Service) -> dict[str, Any]:
             {"name": s.name, "datatype": DATATYPES.get(s.kind, TEXT_DATATYPE), "shape": [-1]}
             for s in service.specs
         ],
-        "outputs": [
-            {"name": "label", "datatype": TEXT_DATATYPE, "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]},
-        ],
-        "parameters": {"classes": [str(c) for c in classes], "task": "classification"},
+        "outputs": outputs,
+        "parameters": {"classes": [str(c) for c in classes], "task": task},
     }
 
 
@@ -78,7 +85,10 @@ def columns_to_rows(service: Service, inputs: list[InferInput]) -> list[dict[str
 
 
 def infer_outputs(labels: list[Any], proba: Any) -> list[dict[str, Any]]:
+    """``label`` and ``probabilities``; a regressor (no classes) answers one ``value`` output."""
     n, k = proba.shape
+    if k == 0:
+        return [{"name": "value", "datatype": "FP64", "shape": [n], "data": labels}]
     return [
         {"name": "label", "datatype": TEXT_DATATYPE, "shape": [n], "data": labels},
         {"name": "probabilities", "datatype": "FP64", "shape": [n, k],

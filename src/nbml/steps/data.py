@@ -28,6 +28,13 @@ from nbml.errors import DataError
 from nbml.messages import progress, shorten, warn
 from nbml.project import paths
 from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
+from nbml.steps.task import (
+    CLASSIFICATION,
+    REGRESSION,
+    TaskDecision,
+    detect_task,
+    quantile_strata,
+)
 
 
 def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
@@ -661,25 +668,30 @@ def load_source(
 SHOWN_SMALL_CLASSES = 10
 
 
-def _looks_continuous(labels: pd.Series, too_small: int) -> bool:
-    """A numeric target with many values, most too rare to be classes: a regression target."""
-    if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
-        return False
-    distinct = labels.nunique()
-    return distinct > 20 and too_small > distinct / 2
+def _regression_problems(labelled: pd.DataFrame, target: str, test_size: float) -> list[str]:
+    """What a regression target needs: more than one value, rows for both splits."""
+    values = labelled[target]
+    problems = []
+    if values.nunique() < 2:
+        found = ", ".join(map(str, values.unique()[:3])) or "none"
+        problems.append(
+            f"target '{target}' is constant (labelled values: {found}): there is nothing to "
+            "predict; choose another data.target"
+        )
+    n_test = int(round(len(labelled) * test_size))
+    if n_test < 2 or len(labelled) - n_test < 2:
+        problems.append(
+            f"prepare.test_size={test_size} gives {n_test} test and {len(labelled) - n_test} "
+            "training rows; each split needs at least 2"
+        )
+    return problems
 
 
-def check_dataset(
-    df: pd.DataFrame, target: str, test_size: float, min_rows_per_class: int, where: str
-) -> pd.DataFrame:
-    """Return the rows with a label, or raise DataError listing every problem found."""
+def _class_problems(
+    labelled: pd.DataFrame, target: str, test_size: float, min_rows_per_class: int
+) -> list[str]:
+    """What a classification target needs: two classes, enough rows of each for the split."""
     problems: list[str] = []
-    if df.empty:
-        raise DataError(where, ["the dataset has no rows"])
-    if target not in df.columns:
-        cols = shorten(df.columns, "columns", 30)
-        raise DataError(where, [f"target column '{target}' not found; columns are: {cols}"])
-    labelled = df[df[target].notna()].reset_index(drop=True)
     counts = labelled[target].value_counts()
     if len(counts) < 2:
         found = ", ".join(map(str, counts.index)) or "none"
@@ -688,31 +700,55 @@ def check_dataset(
         )
     needed = max(min_rows_per_class, 2)
     small = counts[counts < needed]
-    continuous = _looks_continuous(labelled[target], len(small))
-    if continuous:
-        problems.append(
+    if detect_task(labelled[target], target)[0] == REGRESSION and len(small) > len(counts) / 2:
+        return problems + [
             f"target '{target}' has {len(counts)} distinct numeric values, most of them on "
-            f"fewer than {needed} rows: it looks like a quantity to predict (regression), "
-            "while this pipeline classifies, one class per distinct value. Choose a "
-            "categorical data.target, or bin the values into classes first"
+            f"fewer than {needed} rows, and data.task: classification makes each value a "
+            "class. Set data.task: auto (or regression) to predict it as a quantity, or bin "
+            "the values into classes first"
+        ]
+    for label, n in list(small.items())[:SHOWN_SMALL_CLASSES]:
+        problems.append(
+            f"class '{label}' of target '{target}' has {n} row(s); at least "
+            f"{needed} are needed (prepare.min_rows_per_class)"
         )
-    else:
-        for label, n in list(small.items())[:SHOWN_SMALL_CLASSES]:
-            problems.append(
-                f"class '{label}' of target '{target}' has {n} row(s); at least "
-                f"{needed} are needed (prepare.min_rows_per_class)"
-            )
-        if len(small) > SHOWN_SMALL_CLASSES:
-            problems.append(
-                f"... and {len(small) - SHOWN_SMALL_CLASSES} more classes with fewer than "
-                f"{needed} rows"
-            )
+    if len(small) > SHOWN_SMALL_CLASSES:
+        problems.append(
+            f"... and {len(small) - SHOWN_SMALL_CLASSES} more classes with fewer than "
+            f"{needed} rows"
+        )
     n_test = int(round(len(labelled) * test_size))
-    if len(counts) >= 2 and n_test < len(counts) and not continuous:
+    if len(counts) >= 2 and n_test < len(counts):
         problems.append(
             f"prepare.test_size={test_size} gives {n_test} test rows for {len(counts)} "
             "classes; a stratified split needs at least one test row per class"
         )
+    return problems
+
+
+def check_dataset(
+    df: pd.DataFrame,
+    target: str,
+    test_size: float,
+    min_rows_per_class: int,
+    where: str,
+    task: str = CLASSIFICATION,
+) -> pd.DataFrame:
+    """Return the rows with a label, or raise DataError listing every problem found.
+
+    Class checks (two classes, prepare.min_rows_per_class) apply to
+    classification only; a regression target must not be constant.
+    """
+    if df.empty:
+        raise DataError(where, ["the dataset has no rows"])
+    if target not in df.columns:
+        cols = shorten(df.columns, "columns", 30)
+        raise DataError(where, [f"target column '{target}' not found; columns are: {cols}"])
+    labelled = df[df[target].notna()].reset_index(drop=True)
+    if task == REGRESSION:
+        problems = _regression_problems(labelled, target, test_size)
+    else:
+        problems = _class_problems(labelled, target, test_size, min_rows_per_class)
     if not feature_columns(df, target):
         problems.append("no feature columns besides the target")
     if problems:
@@ -720,11 +756,19 @@ def check_dataset(
     return labelled
 
 
+def split_strata(df: pd.DataFrame, target: str, test_rows: int, task: str) -> Any:
+    """What a split is stratified by: the classes, or quantile bins of a regression target."""
+    if task == REGRESSION:
+        return quantile_strata(df[target], test_rows)
+    return df[target]
+
+
 def split(
-    df: pd.DataFrame, target: str, test_size: float, seed: int
+    df: pd.DataFrame, target: str, test_size: float, seed: int, task: str = CLASSIFICATION
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified train/test split, reproducible from the seed."""
-    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[target])
+    """Stratified train/test split (by class, or by quantile bins), reproducible from the seed."""
+    by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
+    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=by)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -740,27 +784,36 @@ def read_parquet(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def split_xy(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and labels of a prepared frame."""
-    return df[feature_columns(df, target)], df[target].astype(str)
+def split_xy(
+    df: pd.DataFrame, target: str, task: str = CLASSIFICATION
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and labels of a prepared frame: class labels as text, a quantity as floats."""
+    y = df[target].astype(float if task == REGRESSION else str)
+    return df[feature_columns(df, target)], y
 
 
 def sample_source(
-    df: pd.DataFrame, target: str, sample: float | int | None, seed: int
+    df: pd.DataFrame, target: str, sample: float | int | None, seed: int, task: str = CLASSIFICATION
 ) -> pd.DataFrame:
     """A seeded sample of the source (params.yaml prepare.sample): all rows for None.
 
     ``sample`` is a fraction (0 < f < 1) or a number of rows. The sample is
     stratified by the target, so every class keeps its share; rows without a
     label count as one more stratum (validation leaves them out later). A
-    class too rare to stratify falls back to a plain random sample.
+    class too rare to stratify falls back to a plain random sample; a
+    regression target is stratified by its quantile bins.
     """
     n = len(df) if sample is None else int(round(len(df) * sample)) if sample < 1 else int(sample)
     if n >= len(df):
         return df
-    strata = df[target].astype("string").fillna("\0missing") if target in df else None
-    if strata is not None and strata.value_counts().min() < 2:
+    if target not in df:
         strata = None
+    elif task == REGRESSION:
+        strata = quantile_strata(df[target].fillna(df[target].median()), min(n, len(df) - n))
+    else:
+        strata = df[target].astype("string").fillna("\0missing")
+        if strata.value_counts().min() < 2:
+            strata = None
     if strata is None:
         return df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
     part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
@@ -780,3 +833,45 @@ def sample_rows(df: pd.DataFrame, max_rows: int, seed: int = SAMPLE_SEED) -> pd.
     if len(df) <= max_rows:
         return df
     return df.sample(n=max_rows, random_state=seed).sort_index()
+
+
+def read_target(
+    source: str, target: str, csv: Mapping[str, Any] | None, root: Path, raw_dir: str | Path
+) -> pd.Series | None:
+    """Only the target column of the source, read cheaply (None when it cannot be read).
+
+    The runner's checks decide the task from it before prepare's kernel
+    starts; prepare itself reads the whole table and says what is wrong with it.
+    """
+    try:
+        if source in BUNDLED:
+            return plain_dtypes(BUNDLED[source]()[[target]])[target]
+        path = resolve_source_path(source, root, raw_dir)
+        if path.name.lower().endswith(PARQUET_SUFFIXES):
+            return plain_dtypes(pd.read_parquet(path, columns=[target]))[target]
+        dialect = sniff_csv(path, csv)
+        column = pd.read_csv(
+            path,
+            sep=dialect.delimiter,
+            encoding=dialect.encoding,
+            decimal=dialect.decimal,
+            skipinitialspace=True,
+            usecols=lambda name: str(name).strip() == target,
+        )
+    except (DataError, KeyError, ValueError, OSError, pd.errors.ParserError):
+        return None  # ValueError: pyarrow's and pandas' errors for a missing column
+    return plain_dtypes(column).iloc[:, 0] if column.shape[1] == 1 else None
+
+
+def split_summary(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> pd.DataFrame:
+    """Rows per class in each split, or the target's spread in each (regression)."""
+    if task == REGRESSION:
+        stats = {"train": train[target].describe(), "test": test[target].describe()}
+        return pd.DataFrame(stats).round(4).rename_axis(target)
+    sizes = {"train": train[target].value_counts(), "test": test[target].value_counts()}
+    return pd.DataFrame(sizes).rename_axis(target)
+
+
+def announce_task(decision: TaskDecision) -> None:
+    """Say prepare's task decision on the terminal too: it shapes every later stage."""
+    progress(f"prepare: {decision.describe()}")

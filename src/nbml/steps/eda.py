@@ -77,3 +77,33 @@ def strongest_correlations(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     table = pd.DataFrame(pairs, columns=["column", "with", "r"])
     table = table.reindex(table["r"].abs().sort_values(ascending=False).index).head(n)
     return table.round(3).reset_index(drop=True)
+
+
+# -- a numeric target (regression) -----------------------------------------------
+def target_summary(df: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Count, mean, spread and quantiles of a numeric target (its missing values counted)."""
+    values = df[target].astype(float)
+    summary = values.describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95])
+    summary["missing"] = float(values.isna().sum())
+    summary["distinct"] = float(values.nunique())
+    return summary.round(4).rename(target).to_frame()
+
+
+def target_correlations(df: pd.DataFrame, target: str, columns: list[str]) -> pd.DataFrame:
+    """Numeric columns by the strength of their correlation with the target, strongest first.
+
+    Pearson's r for straight-line relations and Spearman's rho for any
+    monotonic one; rows missing either value are left out pairwise.
+    """
+    y = df[target].astype(float)
+    rows = [
+        {
+            "column": str(col),
+            "r": df[col].astype(float).corr(y),
+            "spearman": df[col].astype(float).corr(y, method="spearman"),
+        }
+        for col in columns
+    ]
+    table = pd.DataFrame(rows, columns=["column", "r", "spearman"])
+    order = table[["r", "spearman"]].abs().max(axis=1).sort_values(ascending=False, kind="stable")
+    return table.loc[order.index].round(3).reset_index(drop=True)

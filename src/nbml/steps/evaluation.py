@@ -155,7 +155,13 @@ PARALLEL_IMPORTANCE_ROWS = 2000
 
 
 def importance_rows(
-    model: Any, X: pd.DataFrame, y: pd.Series, repeats: int, seed: int, max_rows: int | None = None
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    repeats: int,
+    seed: int,
+    max_rows: int | None = None,
+    scoring: str = "balanced_accuracy",
 ) -> pd.DataFrame:
     """Permutation importance of each raw source column on (a sample of) the test split.
 
@@ -164,6 +170,7 @@ def importance_rows(
     It costs ``repeats`` x columns predictions of the rows it is given, so
     above ``max_rows`` test rows it scores one seeded sample of ``max_rows``
     (evaluate.importance_sample), in parallel on the stage's threads.
+    ``scoring`` is the scikit-learn scorer whose drop is measured (r2 for regression).
     """
     if max_rows is not None and len(X) > max_rows:
         # one seeded sample for the baseline score and every repeat
@@ -178,7 +185,7 @@ def importance_rows(
         y,
         n_repeats=repeats,
         random_state=seed,
-        scoring="balanced_accuracy",
+        scoring=scoring,
         n_jobs=jobs,
     )
     rows = pd.DataFrame(

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import TargetEncoder
 
 from nbml.errors import ModelError
 from nbml.messages import progress, warn
+from nbml.steps.task import CLASSIFICATION, REGRESSION, estimator_for
 from nbml.steps.transformers import BooleanValues, DateParts
 
 # Types a model file may contain beyond what skops trusts by default
@@ -40,6 +41,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn._loss.link.MultinomialLogit",
     "sklearn._loss.loss.HalfBinomialLoss",
     "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.link.IdentityLink",
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
@@ -57,7 +60,7 @@ CHECK_ROWS = 20_000
 
 
 def estimator_class(import_path: str) -> type:
-    """Import ``package.module.ClassName`` and check it is a classifier."""
+    """Import ``package.module.ClassName`` and check it is a classifier or a regressor."""
     module_name, _, class_name = import_path.rpartition(".")
     if not module_name:
         raise ModelError(
@@ -75,15 +78,19 @@ def estimator_class(import_path: str) -> type:
         raise ModelError(
             f"params.yaml train.estimator: module '{module_name}' has no class '{class_name}'"
         )
-    if not (issubclass(cls, BaseEstimator) and issubclass(cls, ClassifierMixin)):
+    if not (issubclass(cls, BaseEstimator) and issubclass(cls, (ClassifierMixin, RegressorMixin))):
         raise ModelError(
-            f"params.yaml train.estimator: {import_path} is not a scikit-learn classifier"
+            f"params.yaml train.estimator: {import_path} is not a scikit-learn classifier "
+            "or regressor"
         )
     return cls
 
 
-def make_estimator(import_path: str, kwargs: dict[str, Any] | None) -> ClassifierMixin:
-    """Instantiate the configured classifier, refusing keywords it does not take."""
+def make_estimator(
+    import_path: str, kwargs: dict[str, Any] | None, task: str = CLASSIFICATION
+) -> ClassifierMixin:
+    """Instantiate the configured estimator (``auto``: the task's), refusing unknown keywords."""
+    import_path = estimator_for(import_path, task)
     cls = estimator_class(import_path)
     kwargs = dict(kwargs or {})
     signature = inspect.signature(cls.__init__)
@@ -99,7 +106,7 @@ def make_estimator(import_path: str, kwargs: dict[str, Any] | None) -> Classifie
 
 
 def fit_estimator(classifier: ClassifierMixin, X: Any, y: Any) -> ClassifierMixin:
-    """Fit the classifier, saying on the terminal what is being fitted (it can take minutes)."""
+    """Fit the estimator, saying on the terminal what is being fitted (it can take minutes)."""
     name = type(classifier).__name__
     progress(f"train: fitting {name} on {X.shape[0]:,} rows x {X.shape[1]} columns")
     return classifier.fit(X, y)
@@ -129,7 +136,7 @@ def _steps(node: Any) -> list[Any]:
 
 
 def compose(preprocessor: Any, estimator: ClassifierMixin) -> Pipeline:
-    """The served model: raw source columns in, class labels out."""
+    """The served model: raw source columns in, class labels (or quantities) out."""
     return Pipeline([("preprocess", preprocessor), ("classify", estimator)])
 
 
@@ -207,6 +214,17 @@ def load_model(path: Path, trusted: tuple[str, ...] = TRUSTED_TYPES) -> Any:
         return sio.loads(data, trusted=list(untrusted))
     except Exception as exc:
         raise ModelError(f"{path}: model file is damaged and cannot be loaded ({exc})") from None
+
+
+def training_score(y: Any, predicted: Any, task: str) -> str:
+    """How well the model fits its training rows, said in words: accuracy, or R² of a quantity."""
+    if task != REGRESSION:
+        accuracy = float((np.asarray(predicted) == np.asarray(y)).mean())
+        return f"accuracy on the training split: {accuracy:.3f}"
+    actual, fitted = np.asarray(y, dtype=float), np.asarray(predicted, dtype=float)
+    total = float(((actual - actual.mean()) ** 2).sum())
+    r2 = 1.0 - float(((actual - fitted) ** 2).sum()) / total if total > 0 else float("nan")
+    return f"R² on the training split: {r2:.3f}"
 
 
 def warn_if_one_class(predicted: Any, estimator: str) -> bool:

@@ -30,6 +30,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from nbml.messages import shorten, warn
 from nbml.steps.data import DataError, check_dataset, source_label
+from nbml.steps.task import CLASSIFICATION
 
 # The types a column can be declared as in params.yaml prepare.schema.
 SCHEMA_TYPES: dict[str, str] = {
@@ -170,13 +171,15 @@ def validate_source(
     min_rows_per_class: int,
     schema: dict[str, str] | None = None,
     drop: list[str] | None = None,
+    task: str = CLASSIFICATION,
 ) -> pd.DataFrame:
     """Check a loaded source table: its labelled rows, or DataError listing every problem.
 
     ``source`` names the data in messages (a file path or a bundled name);
     ``schema`` maps column names to a type in :data:`SCHEMA_TYPES`, overriding
     what is inferred from the data (params.yaml ``prepare.schema``); columns
-    in ``drop`` (params.yaml ``data.drop``) are not checked, as no stage uses them.
+    in ``drop`` (params.yaml ``data.drop``) are not checked, as no stage uses them;
+    ``task`` (prepare's decision) says whether the target is checked as classes.
     """
     where = source_label(source)
     if df.shape[1] == 0:
@@ -201,7 +204,7 @@ def validate_source(
     labelled = None
     if target in frame.columns:
         try:
-            labelled = check_dataset(validated, target, test_size, min_rows_per_class, where)
+            labelled = check_dataset(validated, target, test_size, min_rows_per_class, where, task)
         except DataError as exc:
             problems.extend(exc.problems)
     if problems or labelled is None:

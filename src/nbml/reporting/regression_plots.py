@@ -1,0 +1,83 @@
+"""Figures of a regression run: the target's distribution, predictions against actual values.
+
+Built from the same plot data ``dvc plots`` draws (evaluate's CSV files), like
+the classification figures in :mod:`nbml.reporting.plots`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from nbml.reporting.plots import grid
+
+_WIDTH = 7.0
+MAX_SCATTER_POINTS = 5000
+_POINT = {"s": 8, "alpha": 0.5, "color": "#4c78a8", "linewidths": 0}
+
+
+def target_distribution(df: pd.DataFrame, target: str) -> Figure:
+    """Histogram of a numeric target's labelled values."""
+    values = df[target].dropna().astype(float)
+    fig = Figure(figsize=(_WIDTH, 2.8), layout="constrained")
+    ax = fig.subplots()
+    ax.hist(values, bins=min(40, max(10, int(np.sqrt(len(values))))), color="#4c78a8")
+    ax.set_xlabel(str(target))
+    ax.set_ylabel("rows")
+    ax.set_title(f"Distribution of '{target}' ({len(values):,} labelled rows)")
+    return fig
+
+
+def against_target(df: pd.DataFrame, target: str, columns: list[str], max_panels: int) -> Figure:
+    """The target against each of the first ``max_panels`` columns (strongest first).
+
+    At most MAX_SCATTER_POINTS rows (one seeded sample): more only blur the cloud.
+    """
+    df = df.sample(n=MAX_SCATTER_POINTS, random_state=0) if len(df) > MAX_SCATTER_POINTS else df
+    shown = columns[:max_panels]
+    fig, axes = grid(len(shown), cols=3)
+    for ax, col in zip(axes, shown, strict=True):
+        ax.scatter(df[col], df[target], **_POINT)
+        ax.set_title(str(col), fontsize=9)
+        ax.tick_params(labelsize=7)
+    if shown:
+        fig.supylabel(str(target), fontsize=9)
+    return fig
+
+
+def value_range(frames: list[pd.DataFrame]) -> tuple[float, float]:
+    """The smallest and largest actual or predicted value over some plot data."""
+    both = pd.concat([pd.concat([df["actual"], df["predicted"]]) for df in frames])
+    return (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
+
+
+def draw_versus(ax: Axes, rows: pd.DataFrame, limits: tuple[float, float]) -> None:
+    """Predicted against actual values on ``ax``, with the line where they are equal."""
+    ax.scatter(rows["actual"], rows["predicted"], **_POINT)
+    ax.plot(limits, limits, color="grey", linestyle=":", label="predicted = actual")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+
+
+def predicted_vs_actual(rows: pd.DataFrame) -> Figure:
+    """Predicted against actual values (evaluate's predicted_actual plot data)."""
+    fig = Figure(figsize=(4.6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    draw_versus(ax, rows, value_range([rows]))
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Predicted vs actual (test split, {len(rows):,} rows)")
+    return fig
+
+
+def residuals(rows: pd.DataFrame) -> Figure:
+    """Residuals (actual - predicted) against the prediction, around zero."""
+    fig = Figure(figsize=(4.6, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(rows["predicted"], rows["residual"], **_POINT)
+    ax.axhline(0.0, color="grey", linestyle=":")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual - predicted")
+    ax.set_title(f"Residuals vs predicted (test split, {len(rows):,} rows)")
+    return fig
