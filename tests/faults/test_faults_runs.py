@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import copy_project, project_env, run
+from conftest import ROOT, copy_project, project_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -40,10 +40,19 @@ if _fault.startswith("sleep"):
 """
 
 
+def _write_cell_index(nb: dict) -> int:
+    return next(i for i, c in enumerate(nb["cells"]) if c.get("id") == "write")
+
+
+# How the runner numbers the fault cell: from 1, papermill's injected parameters cell
+# included, so one after the cell it follows ("write", the last of prepare's).
+FAULT_NUMBER = _write_cell_index(json.loads((ROOT / "notebooks/prepare.ipynb").read_text())) + 2
+
+
 def _inject_fault_cell(repo: Path) -> None:
     path = repo / "notebooks" / "prepare.ipynb"
     nb = json.loads(path.read_text())
-    index = next(i for i, c in enumerate(nb["cells"]) if c.get("id") == "write")
+    index = _write_cell_index(nb)
     nb["cells"].insert(
         index + 1,
         {
@@ -122,7 +131,7 @@ def assert_nothing_lost(
 @pytest.mark.parametrize(
     ("fault", "extra", "message"),
     [
-        ("raise", {}, "cell 12 (id 'fault') `import os, sys, time`: RuntimeError: injected"),
+        ("raise", {}, f"cell {FAULT_NUMBER} (id 'fault') `import os, sys, time`: RuntimeError"),
         ("exit", {}, "execution stopped before the end"),
         ("kill", {}, "the kernel died (killed, or out of memory)"),
         ("sleep:30", {"NBML_TIMEOUT": "3"}, "a cell ran longer than the execution timeout (3 s)"),
