@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nbml.project import paths
-from nbml.reporting import card
+from nbml.reporting import card, overview
 from nbml.serving.loading import file_md5
 from nbml.steps import baseline, data, evaluation, per_class
 from nbml.steps.model import load_model
@@ -86,7 +86,7 @@ def test_main_params_are_those_set_away_from_the_default():
 
 
 def test_the_card_page_renders_its_tables_and_escapes_markup():
-    page = card.to_html("# Model card\n\n| a | b |\n|---|---|\n| 1 | <b>x</b> |\n", css="p{}")
+    page = overview.card_page("# Model card\n\n| a | b |\n|---|---|\n| 1 | <b>x</b> |\n", css="p{}")
     assert "<table>" in page and "<td>1</td>" in page
     assert "<b>x</b>" not in page and "&lt;b&gt;" in page
     assert "<style>p{}</style>" in page and "http" not in page

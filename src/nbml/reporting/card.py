@@ -3,8 +3,8 @@
 Made with ``skops.card`` from the trained model (its estimator and
 parameters) and the facts the evaluate stage knows: the splits, the feature
 types, the metrics with their baseline and the per-class results. The card
-is Markdown (``data/models/card.md``); :func:`to_html` renders it for the
-index and for the service's ``/card``. It carries no date and no git
+is Markdown (``data/models/card.md``); :mod:`nbml.reporting.overview` renders
+it for the index and for the service's ``/card``. It carries no date and no git
 revision (which would change its bytes with every commit): the run is named
 by the model file's md5, as ``dvc.lock`` records it.
 """
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 
-import mistune
 import pandas as pd
 from skops import card as skops_card
 
+from nbml.steps.per_class import readable
 from nbml.steps.summary import definition, fmt
 
 # A class with fewer test rows than this gets a warning in the card's limits.
@@ -75,13 +74,6 @@ def _metrics_table(facts: CardFacts) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _per_class_table(table: pd.DataFrame) -> pd.DataFrame:
-    shown = table.copy()
-    for col in ("precision", "recall", "f1"):
-        shown[col] = [fmt(v) for v in shown[col]]
-    return shown
-
-
 def _dropped_table(types: dict[str, Any]) -> pd.DataFrame | str:
     dropped = types.get("dropped") or {}
     if not dropped:
@@ -133,7 +125,7 @@ def _sections(model: Any, facts: CardFacts, md5: str) -> dict[str, Any]:
             f"categorical columns: {_names(types.get('categorical'))}."
         ),
         "Metrics (test split)": _metrics_table(facts),
-        "Per-class results": _per_class_table(facts.per_class),
+        "Per-class results": readable(facts.per_class),
         "Columns left out": _dropped_table(types),
         "Parameters": pd.DataFrame(
             [{"parameter": k, "value": repr(v)} for k, v in main_params(estimator).items()]
@@ -166,14 +158,3 @@ def write_card(model: Any, model_path: Path, facts: CardFacts, path: Path) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# Model card: {facts.target}\n" + text.rstrip() + "\n", encoding="utf-8")
     return path
-
-
-def to_html(markdown: str, title: str = "Model card", css: str = "") -> str:
-    """The card as a self-contained HTML page (tables included, nothing fetched)."""
-    body = mistune.create_markdown(plugins=["table"], escape=True)(markdown)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{css}</style></head>"
-        f'<body><main class="card">{body}</main></body></html>\n'
-    )

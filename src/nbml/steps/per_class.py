@@ -44,6 +44,14 @@ def as_metrics(table: pd.DataFrame) -> dict[str, dict[str, float | int]]:
     }
 
 
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its scores as people read them (three significant digits)."""
+    shown = table.copy()
+    for col in ("precision", "recall", "f1"):
+        shown[col] = [fmt(v) for v in shown[col]]
+    return shown
+
+
 def from_metrics(tree: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The table back from the per-class metrics file."""
     rows = [{"class": name, **values} for name, values in tree.items()]
