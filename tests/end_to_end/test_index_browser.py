@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from browser import launch_flags, require_chromium
+from browser import playwright_chromium
 from conftest import run
 
 pytestmark = pytest.mark.slow
@@ -45,16 +45,8 @@ def index(reproduced):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = require_chromium()
-    # lazy: playwright is only needed where a browser runs
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=executable, args=launch_flags(), timeout=TIMEOUT_MS
-        )
+    with playwright_chromium(TIMEOUT_MS) as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("screen", SCREENS)
