@@ -146,7 +146,10 @@ def build_card(model: Any, facts: CardFacts, md5: str) -> skops_card.Card:
             card.add_table(folded=False, **{title: content})
         else:
             card.add(**{title: content})
-    intro = f"Metrics with a baseline ({facts.baseline_text}) on the test split. {facts.weakest}"
+    intro = (
+        f"The baseline is what {facts.baseline_text} scores on the same test rows. "
+        f"{facts.weakest}"
+    )
     card.add(**{"Metrics (test split)/How to read them": intro})
     return card
 
