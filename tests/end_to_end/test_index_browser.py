@@ -93,3 +93,13 @@ def test_printing_hides_the_stage_links_but_keeps_the_summary(browser, index):
     assert not links.is_visible()
     assert page.locator("#summary").is_visible()
     page.close()
+
+
+@pytest.mark.parametrize("report", ["prepare", "explore", "featurize", "train", "evaluate"])
+def test_no_stage_report_overflows_sideways_on_a_phone(browser, index, report, tmp_path):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto((index.parent / f"{report}.html").as_uri())
+    page.screenshot(path=str(tmp_path / f"{report}-phone.png"), full_page=True)
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{report}.html is {widths[0]} px wide on a 390 px screen"
+    page.close()
