@@ -8,6 +8,7 @@ import re
 import pandas as pd
 import pytest
 
+from nbml.errors import ReportError
 from nbml.reporting import overview
 from nbml.steps import data
 
@@ -94,3 +95,12 @@ def test_the_model_card_sits_in_the_index_with_its_headings_moved_down():
     section = overview.card_section("# Model card: y\n\n# Limits\n\n- small classes\n")
     assert section.startswith('<section class="card" id="model-card">')
     assert "<h3>Model card: y</h3>" in section and "<h3>Limits</h3>" in section
+
+
+def test_a_missing_or_broken_input_names_the_file(files):
+    files["baseline"].unlink()
+    with pytest.raises(ReportError, match=r"baseline.json: JSON .* not found"):
+        overview.gather(PARAMS, "classification", files)
+    files["baseline"].write_text("{not json")
+    with pytest.raises(ReportError, match=r"baseline.json: not valid JSON"):
+        overview.gather(PARAMS, "classification", files)

@@ -22,6 +22,8 @@ import mistune
 import pandas as pd
 import pyarrow.parquet as pq
 
+from nbml.errors import ReportError
+from nbml.project import parse_file
 from nbml.steps.per_class import from_metrics, readable, weakest_sentence
 from nbml.steps.summary import definition, fmt, higher_is_better
 
@@ -54,7 +56,8 @@ def parquet_rows(path: Path) -> int:
 
 
 def _json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A JSON file an upstream stage wrote; missing or malformed, an error naming it."""
+    return parse_file(path, json.load, ReportError, "JSON (run `dvc repro`)")
 
 
 def gather(params: dict[str, Any], task: str, files: dict[str, Path]) -> Facts:
