@@ -28,7 +28,8 @@ LAYOUT = """() => {
     innerWidth: window.innerWidth,
     innerHeight: window.innerHeight,
     summary: box('#summary'), headline: box('#summary .headline'),
-    facts: box('#summary .facts'),
+    facts: box('#summary .facts'), table: box('#summary table'),
+    headlineChange: document.querySelector('#summary .headline-change').textContent,
     headlineText: document.querySelector('#summary .headline').textContent,
     run: document.getElementById('nbml-run').textContent,
     sinceHead: [...document.querySelectorAll('td[data-rev="HEAD"]')].map(e => e.textContent),
@@ -61,8 +62,11 @@ def test_the_summary_is_in_the_first_screen_and_nothing_overflows(browser, index
     assert seen["scrollWidth"] <= seen["innerWidth"], f"overflows sideways at {width} px"
     assert seen["headline"]["bottom"] <= seen["innerHeight"], "headline below the first screen"
     assert seen["summary"]["top"] < seen["innerHeight"] / 2
-    if screen == "wide":  # data, model and run all in the first screen
+    if screen == "wide":  # data, model, run and the metrics table all in the first screen
         assert seen["facts"]["bottom"] <= seen["innerHeight"]
+        assert seen["table"]["bottom"] <= seen["innerHeight"]
+    # on every screen the headline says what the last commit changed
+    assert seen["headlineChange"].startswith(" · since the last commit: ")
     assert seen["headlineText"].startswith("accuracy ")
     assert "always answering the most common class" in seen["headlineText"]
     # the live part came from status.js: revision, changes since HEAD, stage runs

@@ -178,7 +178,9 @@ def render(f: Facts, status_src: str = STATUS_FILE) -> str:
     """The summary block, then the script that fills in its live part from status.js."""
     return (
         '<section class="summary" id="summary" aria-label="summary">'
-        f'<p class="headline">{escape(headline(f))}</p>'
+        f'<p class="headline">{escape(headline(f))}'
+        f'<span class="headline-change" data-metric="{escape(next(iter(f.scores), ""))}">'
+        "</span></p>"
         '<div class="facts">'
         f'<div class="fact"><h3>Data</h3>{_data_html(f)}</div>'
         f'<div class="fact"><h3>Model</h3>{_model_html(f)}</div>'
@@ -213,6 +215,11 @@ document.addEventListener('DOMContentLoaded', function () {
       var cell = document.querySelector(
         'tr[data-metric="' + row.name + '"] td[data-rev="' + rev + '"]');
       if (cell) { cell.textContent = row.change; cell.className += ' ' + row.verdict; }
+      var head = document.querySelector('.headline-change[data-metric="' + row.name + '"]');
+      if (head && rev === 'HEAD') {
+        head.textContent = ' · since the last commit: ' + row.change;
+        head.className += ' ' + row.verdict;
+      }
     });
   });
   Object.keys(s.runs || {}).forEach(function (stage) {
