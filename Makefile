@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup repro test test-fast lint bench lab clean-venv lock
+.PHONY: help setup repro status test test-fast lint bench lab clean-venv lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -39,8 +39,13 @@ else
 setup: $(STAMP) ## create or update .venv, install the helper package, register the kernel
 endif
 
-repro: setup ## run the pipeline (dvc repro) on the bundled default data
+repro: setup ## run the pipeline (dvc repro) on the bundled default data, then make status
+	@date +%s > $(VENV)/.repro-started
 	$(BIN)/dvc repro
+	$(BIN)/python -m nbml.reporting.status --since $$(cat $(VENV)/.repro-started)
+
+status: setup ## write reports/status.js: git revision, metric changes since HEAD and main, last stage runs
+	$(BIN)/python -m nbml.reporting.status
 
 test: setup ## run all tests (unit, notebooks with nbval, end-to-end with DVC)
 	$(BIN)/python -m pytest

@@ -16,7 +16,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +99,20 @@ def launch_flags(user_data_dir: Path | None = None) -> list[str]:
     if user_data_dir is not None:
         flags.append(f"--user-data-dir={user_data_dir}")
     return flags
+
+
+@contextmanager
+def playwright_chromium(timeout_ms: int) -> Iterator[Any]:
+    """The system Chromium driven by Playwright, offline (skips or fails as require_chromium)."""
+    executable = require_chromium()
+    # lazy: playwright is only needed where a browser runs
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=executable, args=launch_flags(), timeout=timeout_ms
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -73,6 +73,10 @@ class MetricError(NbmlError, ValueError):
 
 
 # -- reports and developer tools -------------------------------------------------
+class ReportError(NbmlError, ValueError):
+    """A file the index summary reads is missing or not what a stage writes."""
+
+
 class CompareError(NbmlError, RuntimeError):
     """DVC or git could not tell what to compare."""
 

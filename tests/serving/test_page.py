@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import launch_flags, require_chromium
+from browser import playwright_chromium
 from served import model_answers, sample_rows
 
 TIMEOUT_MS = 20_000
@@ -12,16 +12,8 @@ TIMEOUT_MS = 20_000
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = require_chromium()
-    # lazy: playwright is only needed where a browser runs
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=executable, args=launch_flags(), timeout=TIMEOUT_MS
-        )
+    with playwright_chromium(TIMEOUT_MS) as chromium:
         yield chromium
-        chromium.close()
 
 
 def test_fill_submit_and_read_the_answer(browser, live_server, trained):

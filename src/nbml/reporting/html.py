@@ -9,6 +9,8 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 
+from nbml.reporting.tables import tidy
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -48,7 +50,7 @@ def warm_up() -> None:
 
 
 def export_html(nb: dict[str, Any], title: str) -> str:
-    """Render an executed notebook as a self-contained HTML page."""
+    """Render an executed notebook as a self-contained HTML page (tables tidied for readers)."""
     node = nbformat.from_dict(nb)
     body, _ = _exporter().from_notebook_node(node, resources={"metadata": {"name": title}})
-    return body
+    return tidy(body)

@@ -353,9 +353,32 @@ def _read_partial(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def repro_session() -> str | None:
+    """The ``dvc`` process this stage runs under, as "pid:start time" (None if there is none).
+
+    Stages run by one ``dvc repro`` share it, so the index can tell which
+    stages ran in the last repro and which were skipped (reporting.status).
+    Read from /proc; elsewhere, or run by hand, there is no session.
+    """
+    pid = os.getppid()
+    for _ in range(8):  # dvc -> shell -> this process, with room for wrappers
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            return None
+        if any(Path(a.decode(errors="replace")).name == "dvc" for a in argv[:2]):
+            return f"{pid}:{stat[19]}"  # fields 3.. of /proc/PID/stat: ppid is 4, starttime 22
+        pid = int(stat[1])
+        if pid <= 1:
+            return None
+    return None
+
+
 def _write_run_record(run: StageRun, record: dict[str, Any], elapsed: float) -> None:
     record.update(
         stage=run.stage,
+        session=repro_session(),
         notebook=run.files.notebook,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         seconds=round(elapsed, 3),

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from nbml.project import find_root
-from nbml.serving import page, v2
+from nbml.serving import card, page, v2
 from nbml.serving.answers import prediction_body, validation_answer
 from nbml.serving.limits import BodyLimit, OfflinePages
 from nbml.serving.schema import PredictResponse
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predict_router(service))
     app.include_router(v2.router(service))
     app.include_router(page.router(service))
+    app.include_router(card.router(service))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(OfflinePages)
     return app

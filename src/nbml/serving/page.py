@@ -110,7 +110,8 @@ def page_html(service: Service) -> str:
         f"<title>Try the model</title><style>{STYLE}</style></head><body>"
         f"<h1>Try the model</h1><p>Model <code>{md5}</code> (md5, as in dvc.lock). "
         "The fields hold a row of the test split; change any and press Predict. "
-        "<a href='docs'>API docs</a> · <a href='metadata'>metadata</a></p>"
+        "<a href='docs'>API docs</a> · <a href='metadata'>metadata</a> · "
+        "<a href='card'>model card</a></p>"
         f"<form id=tryit>{fields}<button type=submit id=predict>Predict</button></form>"
         f"<div id=answer></div><script>{SCRIPT}</script></body></html>"
     )

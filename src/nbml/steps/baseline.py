@@ -1,0 +1,79 @@
+"""What guessing gives: the score of a model that ignores every column.
+
+The reference point next to each metric: for classification, always answering
+the most common class of the training split (with the training class shares
+as probabilities); for regression, always answering the training mean. Both
+are scored on the same test rows as the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from nbml.errors import MetricError
+from nbml.steps.evaluation import compute_metrics
+
+TASKS = ("classification", "regression")
+REGRESSION_METRICS = {
+    "rmse": lambda y, p: float(np.sqrt(skm.mean_squared_error(y, p))),
+    "mae": lambda y, p: float(skm.mean_absolute_error(y, p)),
+    "r2": lambda y, p: float(skm.r2_score(y, p)),
+}
+
+
+def majority_baseline(
+    y_train: pd.Series, y_test: pd.Series, classes: Any, names: list[str]
+) -> dict[str, Any]:
+    """Always the most common training class; probabilities are the training shares."""
+    classes = np.asarray(classes)
+    shares = y_train.value_counts(normalize=True).reindex(classes, fill_value=0.0)
+    # ties go to the first class in the model's order, so the answer is stable
+    majority = classes[int(np.argmax(shares.to_numpy()))]
+    predicted = np.full(len(y_test), majority, dtype=object)
+    proba = np.tile(shares.to_numpy(dtype=float), (len(y_test), 1))
+    return {
+        "strategy": "majority class",
+        "answer": str(majority),
+        "metrics": compute_metrics(y_test, predicted, proba, classes, names),
+    }
+
+
+def mean_baseline(y_train: pd.Series, y_test: pd.Series) -> dict[str, Any]:
+    """Always the training mean, scored with rmse, mae and r2 (rows without a value left out)."""
+    mean = float(np.nanmean(np.asarray(y_train, dtype=float)))
+    truth = np.asarray(y_test, dtype=float)
+    truth = truth[~np.isnan(truth)]
+    guess = np.full(len(truth), mean)
+    return {
+        "strategy": "training mean",
+        "answer": round(mean, 6),
+        "metrics": {n: round(f(truth, guess), 6) for n, f in REGRESSION_METRICS.items()},
+    }
+
+
+def baseline(
+    task: str,
+    y_train: pd.Series,
+    y_test: pd.Series,
+    classes: Any = None,
+    names: list[str] | None = None,
+) -> dict[str, Any]:
+    """The baseline of ``task``: ``{"strategy", "answer", "metrics"}``, for baseline.json."""
+    if task == "classification":
+        if classes is None or names is None:
+            raise MetricError("a classification baseline needs the classes and the metric names")
+        return majority_baseline(y_train, y_test, classes, names)
+    if task == "regression":
+        return mean_baseline(y_train, y_test)
+    raise MetricError(f"unknown task '{task}' for a baseline; known: {', '.join(TASKS)}")
+
+
+def describe(result: dict[str, Any], target: str) -> str:
+    """How a person would say what the baseline does."""
+    if result["strategy"] == "majority class":
+        return f"always answering the most common class ({result['answer']})"
+    return f"always answering the training mean of {target} ({result['answer']:.4g})"

@@ -1,0 +1,119 @@
+"""The model card: written with skops from the trained model, names its classes and limits."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from nbml.project import paths
+from nbml.reporting import card, overview
+from nbml.serving.loading import file_md5
+from nbml.steps import baseline, data, evaluation, per_class
+from nbml.steps.model import load_model
+
+NAMES = ["accuracy", "balanced_accuracy", "log_loss"]
+
+
+def facts_for(root, target: str = "species") -> tuple[object, card.CardFacts]:
+    P = paths(root)
+    model = load_model(P.model)
+    train, test = data.read_parquet(P.train), data.read_parquet(P.test)
+    X_test, y_test = data.split_xy(test, target)
+    y_train = data.split_xy(train, target)[1]
+    predicted = model.predict(X_test)
+    scores = evaluation.compute_metrics(
+        y_test, predicted, model.predict_proba(X_test), model.classes_, NAMES
+    )
+    reference = baseline.baseline("classification", y_train, y_test, model.classes_, NAMES)
+    table = per_class.per_class_table(y_test, predicted, model.classes_)
+    confusion = evaluation.confusion_counts(y_test, predicted, model.classes_)
+    types = json.loads(P.feature_types.read_text())
+    types["dropped"] = {"name": "identifier-like: 98% distinct values"}
+    facts = card.CardFacts(
+        target=target,
+        task="classification",
+        source="penguins",
+        train_rows=len(train),
+        test_rows=len(test),
+        feature_types=types,
+        scores=scores,
+        baseline=reference,
+        baseline_text=baseline.describe(reference, target),
+        per_class=table,
+        weakest=per_class.weakest_sentence(table, confusion),
+    )
+    return model, facts
+
+
+def test_the_card_names_the_classes_metrics_baseline_and_limits(trained, tmp_path):
+    model, facts = facts_for(trained)
+    P = paths(trained)
+    out = card.write_card(model, P.model, facts, tmp_path / "card.md")
+    text = out.read_text()
+    for name in ("Adelie", "Chinstrap", "Gentoo"):
+        assert name in text
+    for section in (
+        "# What it predicts",
+        "# Training data",
+        "# Metrics (test split)",
+        "# Per-class results",
+        "# Columns left out",
+        "# Parameters",
+        "# Limits",
+    ):
+        assert section in text, section
+    assert "always answering the most common class (Adelie)" in text
+    assert f"| {facts.train_rows}" not in text and f"{facts.train_rows} training rows" in text
+    assert "identifier-like" in text and "Unseen categories" in text
+    assert file_md5(P.model) in text  # the run is named by the model file it describes
+    assert "max_iter" in text  # a parameter set away from its default
+
+
+def test_the_card_has_the_same_bytes_for_the_same_model(trained, tmp_path):
+    model, facts = facts_for(trained)
+    P = paths(trained)
+    first = card.write_card(model, P.model, facts, tmp_path / "a.md").read_bytes()
+    again = card.write_card(load_model(P.model), P.model, facts, tmp_path / "b.md").read_bytes()
+    assert first == again
+
+
+def test_main_params_are_those_set_away_from_the_default():
+    from sklearn.linear_model import LogisticRegression  # lazy: only this test needs it
+
+    assert card.main_params(LogisticRegression(C=2.0, max_iter=50)) == {"C": 2.0, "max_iter": 50}
+
+
+def test_the_card_page_renders_its_tables_and_escapes_markup():
+    page = overview.card_page("# Model card\n\n| a | b |\n|---|---|\n| 1 | <b>x</b> |\n", css="p{}")
+    assert "<table>" in page and "<td>1</td>" in page
+    assert "<b>x</b>" not in page and "&lt;b&gt;" in page
+    assert "<style>p{}</style>" in page and "http" not in page
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_small_classes_are_listed_as_a_limit(small):
+    table = pd.DataFrame(
+        {
+            "class": ["a", "b"],
+            "precision": [1.0, 1.0],
+            "recall": [1.0, 1.0],
+            "f1": [1.0, 1.0],
+            "support": [100, 5 if small else 100],
+        }
+    )
+    facts = card.CardFacts(
+        target="y",
+        task="classification",
+        source="s",
+        train_rows=1,
+        test_rows=1,
+        feature_types={},
+        scores={},
+        baseline={},
+        baseline_text="",
+        per_class=table,
+        weakest="",
+    )
+    assert ("Small classes: b (5 test rows)" in card._limits(facts)) is small
