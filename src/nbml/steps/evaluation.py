@@ -10,8 +10,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
-from sklearn.preprocessing import label_binarize
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+    label_binarize,
+)
+from sklearn.utils import Bunch
 
 from nbml.errors import MetricError
 from nbml.messages import progress
@@ -54,8 +72,54 @@ def compute_metrics(
 ) -> dict[str, float]:
     """The requested metrics, rounded so tiny float noise does not show as a change."""
     check_metric_names(names)
-    y = np.asarray(y_true)
-    return {n: round(METRICS[n](y, np.asarray(y_pred), proba, classes), 6) for n in names}
+    y, pred, labels = class_codes(np.asarray(y_true), np.asarray(y_pred), np.asarray(classes))
+    return {n: round(METRICS[n](y, pred, proba, labels), 6) for n in names}
+
+
+def class_codes(y_true: Labels, y_pred: Labels, classes: Labels) -> tuple[Labels, Labels, Labels]:
+    """Labels as their positions in the sorted ``classes``: the same metrics, several
+    times faster than comparing text labels at millions of rows. Labels given
+    unsorted, or not all among the classes, are returned as they are."""
+    index = pd.Index(classes)
+    if not index.is_monotonic_increasing or not index.is_unique:
+        return y_true, y_pred, classes
+    codes = index.get_indexer(y_true), index.get_indexer(y_pred)
+    if (codes[0] < 0).any() or (codes[1] < 0).any():
+        return y_true, y_pred, classes
+    return codes[0], codes[1], np.arange(len(classes))
+
+
+# Estimators whose predict is the class of highest predict_proba (or of the
+# raw score that predict_proba maps monotonically per row): one pass gives both.
+ARGMAX_ESTIMATORS = (
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    LogisticRegression,
+)
+# Rows whose two highest probabilities are this close are predicted again:
+# rounding in the probabilities can tie two classes that the scores set apart.
+TIE_GAP = 1e-9
+
+
+def predict_with_proba(model: Any, X: pd.DataFrame) -> tuple[Labels, Proba]:
+    """Class labels and probabilities of every row, from one pass over the rows.
+
+    For :data:`ARGMAX_ESTIMATORS` the labels are the classes of highest
+    probability, exactly what ``model.predict`` returns (near ties are
+    predicted again to be sure); any other estimator is asked twice.
+    """
+    proba = model.predict_proba(X)
+    estimator = model[-1] if isinstance(model, Pipeline) else model
+    if not isinstance(estimator, ARGMAX_ESTIMATORS) or proba.shape[1] < 2:
+        return np.asarray(model.predict(X)), proba
+    labels = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    close = np.flatnonzero(top2[:, 1] - top2[:, 0] <= TIE_GAP * np.maximum(top2[:, 1], 1e-300))
+    if len(close):
+        labels = labels.copy()
+        labels[close] = model.predict(X.iloc[close])
+    return labels, proba
 
 
 def write_json(data: dict[str, Any], path: Path) -> Path:
@@ -152,6 +216,20 @@ def precision_recall_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> p
 
 
 PARALLEL_IMPORTANCE_ROWS = 2000
+# Preprocessing steps whose every output column is computed from one input
+# column of the same row: permuting a raw column and transforming then equals
+# transforming once and permuting that column's outputs together.
+COLUMNWISE_STEPS = (
+    SimpleImputer,
+    StandardScaler,
+    MinMaxScaler,
+    MaxAbsScaler,
+    RobustScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+)
+# Rows per prediction call when the permuted copies of a sample are stacked.
+IMPORTANCE_BATCH_ROWS = 100_000
 
 
 def importance_rows(
@@ -159,28 +237,31 @@ def importance_rows(
 ) -> pd.DataFrame:
     """Permutation importance of each raw source column on (a sample of) the test split.
 
-    Computed on the whole served model, so it speaks of the columns a user
-    knows (``island``) rather than one-hot encoded ones, for any estimator.
-    It costs ``repeats`` x columns predictions of the rows it is given, so
-    above ``max_rows`` test rows it scores one seeded sample of ``max_rows``
-    (evaluate.importance_sample), in parallel on the stage's threads.
+    It speaks of the columns a user knows (``island``) rather than one-hot
+    encoded ones, for any estimator. It costs ``repeats`` x columns
+    predictions of the rows it is given, so above ``max_rows`` test rows it
+    scores one seeded sample of ``max_rows`` (evaluate.importance_sample).
+    When the model's preprocessing works column by column (the pipeline's
+    own), the sample is transformed once and each raw column's output columns
+    are permuted together for the bare estimator (:func:`grouped_importance`,
+    the same numbers as scikit-learn's ``permutation_importance`` on the
+    whole model); otherwise that function scores the whole model, in parallel.
     """
     if max_rows is not None and len(X) > max_rows:
         # one seeded sample for the baseline score and every repeat
         X = X.sample(n=max_rows, random_state=seed)
         y = y.loc[X.index]
-    # below a few thousand rows, starting worker processes costs more than it saves
-    jobs = stage_threads() if len(X) >= PARALLEL_IMPORTANCE_ROWS else 1
     progress(f"permutation importance: {X.shape[1]} columns x {repeats} repeats on {len(X):,} rows")
-    result = permutation_importance(
-        model,
-        X,
-        y,
-        n_repeats=repeats,
-        random_state=seed,
-        scoring="balanced_accuracy",
-        n_jobs=jobs,
-    )
+    split = transformed_groups(model, X)
+    if split is not None:
+        matrix, names, groups = split
+        result = grouped_importance(model[-1], matrix, names, y, groups, repeats, seed)
+    else:
+        # below a few thousand rows, starting worker processes costs more than it saves
+        jobs = stage_threads() if len(X) >= PARALLEL_IMPORTANCE_ROWS else 1
+        result = permutation_importance(
+            model, X, y, n_repeats=repeats, random_state=seed, scoring=SCORING, n_jobs=jobs
+        )
     rows = pd.DataFrame(
         {
             "feature": list(X.columns),
@@ -189,3 +270,153 @@ def importance_rows(
         }
     )
     return rows.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)
+
+
+SCORING = "balanced_accuracy"
+
+
+def _step_owners(step: Any, owners: list[str], names: list[str]) -> tuple[list[str], list[str]]:
+    """One column-wise step: the raw column behind each of its outputs, and their names."""
+    out = [str(n) for n in step.get_feature_names_out(names)]
+    if isinstance(step, OneHotEncoder):
+        # outputs come input by input: that many per input column
+        counts = getattr(step, "_n_features_outs", None)
+        if counts is None or sum(counts) != len(out):
+            return [], out
+        return list(np.repeat(np.asarray(owners, dtype=object), counts)), out
+    position = {name: i for i, name in enumerate(names)}
+    return [owners[position[n]] for n in out if n in position], out
+
+
+def _output_columns(transformer: Any, columns: list[str]) -> list[str] | None:
+    """The input column behind each output column of one ColumnTransformer entry, or None."""
+    steps = (
+        [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
+    )
+    owners, names = list(columns), list(columns)
+    for step in steps:
+        if step == "passthrough":
+            continue
+        if not isinstance(step, COLUMNWISE_STEPS) or getattr(step, "add_indicator", False):
+            return None
+        owners, names = _step_owners(step, owners, names)
+        if len(owners) != len(names):
+            return None
+    return owners
+
+
+def column_groups(model: Any, columns: list[str]) -> dict[str, np.ndarray] | None:
+    """Positions of each raw column's outputs in the model's transformed matrix.
+
+    None unless the model is a pipeline of a ColumnTransformer built only of
+    column-wise steps (:data:`COLUMNWISE_STEPS`) and one estimator.
+    """
+    if not (isinstance(model, Pipeline) and len(model.steps) == 2):
+        return None
+    transformer = model[0]
+    if not isinstance(transformer, ColumnTransformer):
+        return None
+    behind: list[str] = []
+    for _, step, cols in transformer.transformers_:
+        if step == "drop" or len(cols) == 0:
+            continue
+        if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+            cols = list(transformer.feature_names_in_[cols])
+        outputs = _output_columns(step, cols)
+        if outputs is None:
+            return None
+        behind.extend(outputs)
+    if len(behind) != len(transformer.get_feature_names_out()):
+        return None
+    owner = np.asarray(behind, dtype=object)
+    return {c: np.flatnonzero(owner == c) for c in columns}
+
+
+def transformed_groups(
+    model: Any, X: pd.DataFrame
+) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]] | None:
+    """The rows transformed once, their column names, and each raw column's output positions."""
+    groups = column_groups(model, list(X.columns))
+    if groups is None:
+        return None
+    transformed = model[0].transform(X)
+    if not isinstance(transformed, pd.DataFrame):
+        return None
+    return transformed.to_numpy(), list(transformed.columns), groups
+
+
+def _permuted_scores(
+    score: Callable[[np.ndarray], np.ndarray],
+    matrix: np.ndarray,
+    group: np.ndarray,
+    repeats: int,
+    seed: int,
+) -> np.ndarray:
+    """Scores with ``group``'s columns permuted together, repeat after repeat.
+
+    The permutations are permutation_importance's own: one RandomState per
+    column seeded alike, each repeat shuffling the already shuffled column again.
+    """
+    rng = np.random.RandomState(seed)
+    n = len(matrix)
+    shuffling = np.arange(n)
+    order = np.arange(n)
+    per_call = max(1, IMPORTANCE_BATCH_ROWS // max(n, 1))
+    scores: list[float] = []
+    for start in range(0, repeats, per_call):
+        blocks = []
+        for _ in range(min(per_call, repeats - start)):
+            rng.shuffle(shuffling)
+            order = order[shuffling]
+            block = matrix.copy()
+            block[:, group] = matrix[np.ix_(order, group)]
+            blocks.append(block)
+        scores.extend(score(np.vstack(blocks)))
+    return np.asarray(scores)
+
+
+def grouped_importance(
+    estimator: Any,
+    matrix: np.ndarray,
+    names: list[str],
+    y: pd.Series,
+    groups: dict[str, np.ndarray],
+    repeats: int,
+    seed: int,
+) -> Bunch:
+    """permutation_importance of raw columns, on their transformed output columns.
+
+    ``matrix`` is the transformed sample, ``groups`` each raw column's output
+    positions (in the order of the raw columns). The permuted copies of every
+    repeat are stacked into few predictions; importances are the drop in
+    balanced accuracy, as ``permutation_importance(..., scoring=SCORING)`` gives.
+    """
+    truth = np.asarray(y)
+    n = len(matrix)
+
+    def score(stacked: np.ndarray) -> np.ndarray:
+        frame = pd.DataFrame(stacked, columns=names, copy=False)
+        predicted = np.asarray(estimator.predict(frame))
+        return np.array(
+            [
+                skm.balanced_accuracy_score(truth, predicted[i : i + n])
+                for i in range(0, len(predicted), n)
+            ]
+        )
+
+    baseline = score(matrix)[0]
+    column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    permuted = np.array(
+        [
+            _permuted_scores(score, matrix, group, repeats, column_seed)
+            if len(group)
+            else np.full(repeats, baseline)
+            for group in groups.values()
+        ]
+    )
+    importances = baseline - permuted
+    return Bunch(
+        importances_mean=importances.mean(axis=1),
+        importances_std=importances.std(axis=1),
+        importances=importances,
+    )
