@@ -724,8 +724,24 @@ def split(
     df: pd.DataFrame, target: str, test_size: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified train/test split, reproducible from the seed."""
-    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[target])
+    strata = class_codes(df[target])
+    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=strata)
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def class_codes(labels: pd.Series) -> np.ndarray:
+    """Text labels as their positions among the sorted distinct labels.
+
+    scikit-learn's stratified split sorts the labels it is given
+    (``np.unique``): codes in that same order give the same split, without
+    sorting millions of strings (1.5 s a sort at 10^6 rows). Other labels
+    are returned as they are.
+    """
+    values = labels.to_numpy()
+    if values.dtype != object:
+        return values
+    distinct = np.unique(labels.drop_duplicates().to_numpy())
+    return pd.Index(distinct).get_indexer(values)
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
