@@ -1,8 +1,9 @@
 """Benchmark: the whole pipeline on large synthetic tables vs the plain pandas way.
 
 ``python -m tools.bench_scale`` (``make bench-scale``) generates, once, a CSV
-table per size (cached outside git, in ``$BENCH_CACHE`` or
-``~/.cache/nbml/bench-scale``): 20 float columns with 2% missing values,
+table per size (cached in ``$BENCH_CACHE``, else in the git-ignored
+``.cache/bench-scale`` of the project's main checkout, which its git
+worktrees share; never in the home directory): 20 float columns with 2% missing values,
 three text category columns and a three-class text label that depends on
 them. For each size, in the same run and side by side, it times
 
@@ -68,6 +69,19 @@ model = HistGradientBoostingClassifier(
 model.fit(X_train, y_train)
 print(f"accuracy {model.score(X_test, y_test):.6f}")
 """
+
+
+def default_cache(root: Path) -> Path:
+    """``.cache/bench-scale`` in the main checkout: every worktree of it reuses the tables."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    common = Path(found.stdout.strip()) if found.returncode == 0 else None
+    base = common.parent if common is not None and common.name == ".git" else root
+    return base / ".cache" / "bench-scale"
 
 
 def parse_rows(text: str) -> list[int]:
@@ -252,13 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache",
         type=Path,
-        default=Path(
-            os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "nbml" / "bench-scale")
-        ),
+        default=os.environ.get("BENCH_CACHE") or None,
+        help="folder of the generated tables (default: $BENCH_CACHE, else .cache/bench-scale "
+        "in the project's main checkout)",
     )
     args = parser.parse_args(argv)
     root = find_root()
-    results = [bench_one(root, rows, args.cache) for rows in parse_rows(args.rows)]
+    cache = Path(args.cache) if args.cache else default_cache(root)
+    results = [bench_one(root, rows, cache) for rows in parse_rows(args.rows)]
     print_table(results)
     return 0
 
