@@ -10,7 +10,8 @@ them. For each size, in the same run and side by side, it times
 - the pipeline: a copy of the project with the table under ``data/raw/``,
   ``dvc add``-ed and named in params.yaml, then ``dvc repro``;
 - the plain way: one Python script with pandas and the same scikit-learn
-  estimator (read, split, fit, score).
+  estimator (read, split, fit, score), with the OpenMP wait policy the
+  runner gives every stage (``OMP_WAIT_POLICY=PASSIVE``).
 
 It prints seconds per stage, the peak memory of each process tree (the sum
 of RSS over the process and its children, sampled), the output sizes, the
@@ -39,6 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from nbml.project import find_root
+from nbml.runner.threads import WAIT_VARIABLE
 from tools.copies import copy_tracked
 
 CHUNK = 500_000
@@ -145,10 +147,11 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measured(args: list[str], cwd: Path) -> Measured:
+def measured(args: list[str], cwd: Path, extra: dict[str, str] | None = None) -> Measured:
     """Run a command, sampling its process tree's memory every 0.2 s."""
     # stage commands call `python -m nbml.runner`: the venv's python must come first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.update(extra or {})
     started = time.perf_counter()
     proc = subprocess.Popen(
         args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -212,9 +215,15 @@ def run_pipeline(root: Path, data: Path, tmp: Path) -> tuple[Measured, dict[str,
 
 
 def run_plain(data: Path, tmp: Path) -> Measured:
+    """The plain script, with the OpenMP wait policy the runner gives every stage.
+
+    Like for like: the ratio then measures what the pipeline adds, not the
+    policy, which alone made fits several times faster on a shared machine.
+    """
     script = tmp / "plain.py"
     script.write_text(PLAIN_SCRIPT, encoding="utf-8")
-    return measured([sys.executable, str(script), str(data)], tmp)
+    policy = {WAIT_VARIABLE: os.environ.get(WAIT_VARIABLE, "PASSIVE")}
+    return measured([sys.executable, str(script), str(data)], tmp, policy)
 
 
 def bench_one(root: Path, rows: int, cache: Path) -> dict[str, object]:

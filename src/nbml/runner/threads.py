@@ -22,6 +22,15 @@ EXPERIMENT_VARIABLE = "DVC_EXP_NAME"
 _WORKER_ARGUMENT = b"queue-worker"
 
 
+# How idle OpenMP threads wait (OpenMP's standard variable: libgomp and libomp read it).
+WAIT_VARIABLE = "OMP_WAIT_POLICY"
+
+
+def wait_passively(environ: MutableMapping[str, str]) -> str:
+    """Let idle OpenMP threads sleep instead of spinning, unless the user chose; the policy."""
+    return environ.setdefault(WAIT_VARIABLE, "PASSIVE")
+
+
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity, else the machine's count)."""
     try:
