@@ -30,7 +30,6 @@ from sklearn.preprocessing import (
     label_binarize,
 )
 from sklearn.utils import Bunch
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from nbml.errors import MetricError
 from nbml.messages import progress
@@ -451,7 +450,7 @@ def tree_predictor(estimator: Any, matrix: np.ndarray, names: list[str]) -> Scor
         frame = pd.DataFrame(matrix, columns=names, copy=False)
         trees = [(k, tree) for trees in estimator._predictors for k, tree in enumerate(trees)]
         bitsets, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
-        threads = _openmp_effective_n_threads()
+        threads = stage_threads()
 
         def run(tree: Any, X: np.ndarray) -> np.ndarray:
             return tree.predict(X, bitsets, f_idx_map, threads)
