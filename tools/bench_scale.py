@@ -15,7 +15,9 @@ them. For each size, in the same run and side by side, it times
 
 It prints seconds per stage, the peak memory of each process tree (the sum
 of RSS over the process and its children, sampled), the output sizes, the
-ratio to the plain script and the seconds per million rows. ``BENCH_ROWS``
+ratio to the plain script and the seconds per million rows, and the CPU
+seconds of both (user + system of every process that ran), which other work
+on a shared machine inflates far less than the wall-clock seconds. ``BENCH_ROWS``
 (e.g. ``1e5,1e6,1e7``) chooses the sizes; the default is 1e5.
 Timings on a shared machine are noisy: read the ratios, measured together.
 """
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -128,11 +131,13 @@ def dataset(rows: int, cache: Path) -> Path:
 
 @dataclass
 class Measured:
-    """One timed command: seconds, peak RSS of its process tree, its stdout."""
+    """One timed command: seconds, peak RSS of its process tree, its stdout, and the CPU
+    seconds of its process tree (which other work on a shared machine does not inflate)."""
 
     seconds: float
     peak_mb: float
     stdout: str = ""
+    cpu: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
 
 
@@ -152,6 +157,7 @@ def measured(args: list[str], cwd: Path, extra: dict[str, str] | None = None) ->
     # stage commands call `python -m nbml.runner`: the venv's python must come first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.update(extra or {})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(
         args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -168,7 +174,13 @@ def measured(args: list[str], cwd: Path, extra: dict[str, str] | None = None) ->
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{''.join(out)[-3000:]}")
-    return Measured(seconds, peak[0] / 2**20, "".join(out))
+    return Measured(seconds, peak[0] / 2**20, "".join(out), cpu=children_cpu(before))
+
+
+def children_cpu(before: resource.struct_rusage) -> float:
+    """User + system CPU seconds of the descendants that ended since ``before``."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def project_on(root: Path, data: Path, dest: Path) -> Path:
@@ -247,6 +259,7 @@ def print_table(results: list[dict[str, object]]) -> None:
     print(
         f"\n{'rows':>10}{head}{'repro s':>10}{'peak MB':>9}{'plain s':>9}{'plain MB':>9}"
         f"{'ratio':>7}{'s/1e6 rows':>11}{'accuracy':>10}{'plain acc':>10}"
+        f"{'cpu s':>8}{'plain cpu':>10}{'cpu ratio':>10}"
     )
     for r in results:
         pipe, plain = r["pipe"], r["plain"]
@@ -256,7 +269,9 @@ def print_table(results: list[dict[str, object]]) -> None:
             f"{r['rows']:>10,}{stages}{pipe.seconds:>10.1f}{pipe.peak_mb:>9.0f}"
             f"{plain.seconds:>9.1f}{plain.peak_mb:>9.0f}{pipe.seconds / plain.seconds:>7.2f}"
             f"{per_million:>11.1f}{r['accuracy']:>10}{r['plain_accuracy']:>10}"
+            f"{pipe.cpu:>8.1f}{plain.cpu:>10.1f}{pipe.cpu / max(plain.cpu, 1e-9):>10.2f}"
         )
+    print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print("\noutput sizes, kB (largest plot CSV, notebook, report; features folder)")
     for r in results:
         sizes = "  ".join(f"{k} {v / 1024:,.0f}" for k, v in r["sizes"].items())

@@ -39,3 +39,13 @@ def test_tables_are_cached_in_the_main_checkout_shared_by_its_worktrees(tmp_path
     assert bench_scale.default_cache(main) == shared
     assert bench_scale.default_cache(worktree) == shared
     assert bench_scale.default_cache(plain) == plain / ".cache" / "bench-scale"
+
+
+def test_measured_counts_the_cpu_seconds_of_the_whole_process_tree(tmp_path):
+    """A child that burns CPU in a grandchild: the CPU seconds include the grandchild's."""
+    import sys
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}], check=True)"
+    result = bench_scale.measured([sys.executable, "-c", child], tmp_path)
+    assert result.cpu >= 0.3 and result.seconds >= 0.3
