@@ -245,7 +245,7 @@ def importance_rows(
     own), the sample is transformed once and each raw column's output columns
     are permuted together for the bare estimator (:func:`grouped_importance`,
     the same numbers as scikit-learn's ``permutation_importance`` on the
-    whole model); otherwise that function scores the whole model, in parallel.
+    whole model); otherwise permutation_importance scores the whole model, in parallel.
     """
     if max_rows is not None and len(X) > max_rows:
         # one seeded sample for the baseline score and every repeat
