@@ -1,19 +1,23 @@
 """Benchmark: the whole pipeline on large synthetic tables vs the plain pandas way.
 
 ``python -m tools.bench_scale`` (``make bench-scale``) generates, once, a CSV
-table per size (cached outside git, in ``$BENCH_CACHE`` or
-``~/.cache/nbml/bench-scale``): 20 float columns with 2% missing values,
+table per size (cached in ``$BENCH_CACHE``, else in the git-ignored
+``.cache/bench-scale`` of the project's main checkout, which its git
+worktrees share; never in the home directory): 20 float columns with 2% missing values,
 three text category columns and a three-class text label that depends on
 them. For each size, in the same run and side by side, it times
 
 - the pipeline: a copy of the project with the table under ``data/raw/``,
   ``dvc add``-ed and named in params.yaml, then ``dvc repro``;
 - the plain way: one Python script with pandas and the same scikit-learn
-  estimator (read, split, fit, score).
+  estimator (read, split, fit, score), with the OpenMP wait policy the
+  runner gives every stage (``OMP_WAIT_POLICY=PASSIVE``).
 
 It prints seconds per stage, the peak memory of each process tree (the sum
 of RSS over the process and its children, sampled), the output sizes, the
-ratio to the plain script and the seconds per million rows. ``BENCH_ROWS``
+ratio to the plain script and the seconds per million rows, and the CPU
+seconds of both (user + system of every process that ran), which other work
+on a shared machine inflates far less than the wall-clock seconds. ``BENCH_ROWS``
 (e.g. ``1e5,1e6,1e7``) chooses the sizes; the default is 1e5.
 Timings on a shared machine are noisy: read the ratios, measured together.
 """
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +43,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from nbml.project import find_root
+from nbml.runner.threads import WAIT_VARIABLE
 from tools.copies import copy_tracked
 
 CHUNK = 500_000
@@ -68,6 +74,19 @@ model = HistGradientBoostingClassifier(
 model.fit(X_train, y_train)
 print(f"accuracy {model.score(X_test, y_test):.6f}")
 """
+
+
+def default_cache(root: Path) -> Path:
+    """``.cache/bench-scale`` in the main checkout: every worktree of it reuses the tables."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    common = Path(found.stdout.strip()) if found.returncode == 0 else None
+    base = common.parent if common is not None and common.name == ".git" else root
+    return base / ".cache" / "bench-scale"
 
 
 def parse_rows(text: str) -> list[int]:
@@ -112,11 +131,13 @@ def dataset(rows: int, cache: Path) -> Path:
 
 @dataclass
 class Measured:
-    """One timed command: seconds, peak RSS of its process tree, its stdout."""
+    """One timed command: seconds, peak RSS of its process tree, its stdout, and the CPU
+    seconds of its process tree (which other work on a shared machine does not inflate)."""
 
     seconds: float
     peak_mb: float
     stdout: str = ""
+    cpu: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
 
 
@@ -131,10 +152,12 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measured(args: list[str], cwd: Path) -> Measured:
+def measured(args: list[str], cwd: Path, extra: dict[str, str] | None = None) -> Measured:
     """Run a command, sampling its process tree's memory every 0.2 s."""
     # stage commands call `python -m nbml.runner`: the venv's python must come first
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.update(extra or {})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(
         args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -151,7 +174,13 @@ def measured(args: list[str], cwd: Path) -> Measured:
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{''.join(out)[-3000:]}")
-    return Measured(seconds, peak[0] / 2**20, "".join(out))
+    return Measured(seconds, peak[0] / 2**20, "".join(out), cpu=children_cpu(before))
+
+
+def children_cpu(before: resource.struct_rusage) -> float:
+    """User + system CPU seconds of the descendants that ended since ``before``."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def project_on(root: Path, data: Path, dest: Path) -> Path:
@@ -198,9 +227,15 @@ def run_pipeline(root: Path, data: Path, tmp: Path) -> tuple[Measured, dict[str,
 
 
 def run_plain(data: Path, tmp: Path) -> Measured:
+    """The plain script, with the OpenMP wait policy the runner gives every stage.
+
+    Like for like: the ratio then measures what the pipeline adds, not the
+    policy, which alone made fits several times faster on a shared machine.
+    """
     script = tmp / "plain.py"
     script.write_text(PLAIN_SCRIPT, encoding="utf-8")
-    return measured([sys.executable, str(script), str(data)], tmp)
+    policy = {WAIT_VARIABLE: os.environ.get(WAIT_VARIABLE, "PASSIVE")}
+    return measured([sys.executable, str(script), str(data)], tmp, policy)
 
 
 def bench_one(root: Path, rows: int, cache: Path) -> dict[str, object]:
@@ -224,6 +259,7 @@ def print_table(results: list[dict[str, object]]) -> None:
     print(
         f"\n{'rows':>10}{head}{'repro s':>10}{'peak MB':>9}{'plain s':>9}{'plain MB':>9}"
         f"{'ratio':>7}{'s/1e6 rows':>11}{'accuracy':>10}{'plain acc':>10}"
+        f"{'cpu s':>8}{'plain cpu':>10}{'cpu ratio':>10}"
     )
     for r in results:
         pipe, plain = r["pipe"], r["plain"]
@@ -233,7 +269,9 @@ def print_table(results: list[dict[str, object]]) -> None:
             f"{r['rows']:>10,}{stages}{pipe.seconds:>10.1f}{pipe.peak_mb:>9.0f}"
             f"{plain.seconds:>9.1f}{plain.peak_mb:>9.0f}{pipe.seconds / plain.seconds:>7.2f}"
             f"{per_million:>11.1f}{r['accuracy']:>10}{r['plain_accuracy']:>10}"
+            f"{pipe.cpu:>8.1f}{plain.cpu:>10.1f}{pipe.cpu / max(plain.cpu, 1e-9):>10.2f}"
         )
+    print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print("\noutput sizes, kB (largest plot CSV, notebook, report; features folder)")
     for r in results:
         sizes = "  ".join(f"{k} {v / 1024:,.0f}" for k, v in r["sizes"].items())
@@ -252,13 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache",
         type=Path,
-        default=Path(
-            os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "nbml" / "bench-scale")
-        ),
+        default=os.environ.get("BENCH_CACHE") or None,
+        help="folder of the generated tables (default: $BENCH_CACHE, else .cache/bench-scale "
+        "in the project's main checkout)",
     )
     args = parser.parse_args(argv)
     root = find_root()
-    results = [bench_one(root, rows, args.cache) for rows in parse_rows(args.rows)]
+    cache = Path(args.cache) if args.cache else default_cache(root)
+    results = [bench_one(root, rows, cache) for rows in parse_rows(args.rows)]
     print_table(results)
     return 0
 

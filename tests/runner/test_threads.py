@@ -45,3 +45,16 @@ def test_outside_a_queue_and_a_users_choice_are_left_alone(tmp_path):
     assert threads.limit_threads(plain, proc) is None and plain == {}
     chosen = {"DVC_EXP_NAME": "exp-1", "OMP_NUM_THREADS": "2"}
     assert threads.limit_threads(chosen, proc) is None and chosen["OMP_NUM_THREADS"] == "2"
+
+
+def test_idle_openmp_threads_sleep_unless_the_user_chose(monkeypatch):
+    """Every stage's kernel inherits OMP_WAIT_POLICY=PASSIVE; a value already set is kept."""
+    from nbml.runner import stage
+
+    env: dict[str, str] = {}
+    monkeypatch.setattr(stage.os, "environ", env)
+    monkeypatch.setattr(stage, "_prefer_checkout_helpers", lambda proj: None)
+    stage._set_run_environment(None)
+    assert env[threads.WAIT_VARIABLE] == "PASSIVE"
+    chosen = {threads.WAIT_VARIABLE: "ACTIVE"}
+    assert threads.wait_passively(chosen) == "ACTIVE" and chosen[threads.WAIT_VARIABLE] == "ACTIVE"

@@ -59,6 +59,24 @@ def test_split_is_stratified_and_reproducible(frame):
     assert len(test) == 15 and set(test["label"].value_counts()) == {5}
 
 
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_split_on_label_codes_is_the_split_of_the_labels(dtype):
+    """Codes in sorted order stratify exactly as the text labels would."""
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(1)
+    labels = rng.choice(
+        ["mid", "low", "Zebra", "\u00e9t\u00e9", "high"], 3_000, p=[0.4, 0.3, 0.1, 0.1, 0.1]
+    )
+    df = pd.DataFrame({"y": pd.Series(labels, dtype=dtype), "x": np.arange(3_000)})
+    codes = data.class_codes(df["y"])
+    assert (np.unique(labels)[codes] == labels).all()
+    want = train_test_split(df, test_size=0.25, random_state=7, stratify=df["y"])
+    got = data.split(df, "y", 0.25, seed=7)
+    for expected, split in zip(want, got, strict=True):
+        pd.testing.assert_frame_equal(expected.reset_index(drop=True), split)
+
+
 def test_unknown_bundled_source_lists_the_choices():
     with pytest.raises(data.DataError, match="bundled datasets: penguins, iris"):
         data.load_source("nope")

@@ -112,3 +112,137 @@ def test_importance_on_a_bounded_sample_scores_only_that_many_rows(monkeypatch):
     rows = evaluation.importance_rows(Model(), X, y, repeats=3, seed=0, max_rows=500)
     assert set(seen) == {500}
     assert rows.iloc[0]["feature"] == "x" and rows.iloc[0]["importance"] > 0.4
+
+
+def _fitted_pipeline(n: int = 600, classes: int = 3, seed: int = 0):
+    """A small model as the pipeline builds it: imputed, scaled numbers, one-hot text,
+    a dropped id column, missing values; and a test frame of raw rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from nbml.steps.features import FeatureTypes, build_preprocessor
+    from nbml.steps.model import compose
+
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "colour": rng.choice(["red", "green", "blue"], n).astype(object),
+            "id": np.arange(n).astype(str),
+        }
+    )
+    X.loc[rng.random(n) < 0.1, "a"] = np.nan
+    X.loc[rng.random(n) < 0.1, "colour"] = np.nan
+    score = X["a"].fillna(0) + (X["colour"] == "red") + rng.normal(scale=0.5, size=n)
+    y = pd.Series(
+        np.array(["x", "y", "z"])[:classes][np.digitize(score, [0.3, 1.0][: classes - 1])]
+    )
+    types = FeatureTypes(["a", "b"], ["colour"], dropped={"id": "looks like an identifier"})
+    pre = build_preprocessor(types).fit(X)
+    estimator = HistGradientBoostingClassifier(max_iter=30, random_state=0)
+    return compose(pre, estimator.fit(pre.transform(X), y)), X, y
+
+
+def test_grouped_importance_equals_permutation_importance_of_the_whole_model():
+    """Transform once and permute a raw column's outputs together: scikit-learn's numbers."""
+    from sklearn.inspection import permutation_importance
+
+    model, X, y = _fitted_pipeline()
+    groups = evaluation.column_groups(model, list(X.columns))
+    assert {k: len(v) for k, v in groups.items()} == {"a": 1, "b": 1, "colour": 3, "id": 0}
+    want = permutation_importance(
+        model, X, y, n_repeats=7, random_state=3, scoring=evaluation.SCORING
+    )
+    matrix, names, groups = evaluation.transformed_groups(model, X)
+    # HistGradientBoosting re-runs only the trees that split on the permuted columns
+    assert evaluation.tree_predictor(model[-1], matrix, names) is not None
+    got = evaluation.grouped_importance(model[-1], matrix, names, y, groups, 7, 3)
+    assert np.array_equal(got.importances, want.importances)
+    assert got.importances[3].tolist() == [0.0] * 7  # the dropped column changes nothing
+    rows = evaluation.importance_rows(model, X, y, repeats=7, seed=3)
+    by_feature = rows.set_index("feature")["importance"]
+    expected = pd.Series(want.importances_mean.round(6), index=X.columns)
+    assert by_feature.sort_index().equals(expected.sort_index())
+
+
+def test_grouped_importance_stacks_repeats_into_bounded_predictions(monkeypatch):
+    """Fewer rows per prediction call than the repeats need change nothing."""
+    model, X, y = _fitted_pipeline(n=300)
+    matrix, names, groups = evaluation.transformed_groups(model, X)
+    whole = evaluation.grouped_importance(model[-1], matrix, names, y, groups, 5, 1)
+    monkeypatch.setattr(evaluation, "IMPORTANCE_BATCH_ROWS", 2 * len(X))
+    batched = evaluation.grouped_importance(model[-1], matrix, names, y, groups, 5, 1)
+    assert np.array_equal(whole.importances, batched.importances)
+
+
+def test_importance_of_a_preprocessing_that_mixes_columns_scores_the_whole_model():
+    """KNNImputer fills a column from the others: permuting outputs would not be the same."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import KNNImputer
+    from sklearn.inspection import permutation_importance
+
+    model, X, y = _fitted_pipeline(n=200)
+    mixing = ColumnTransformer([("num", KNNImputer(), ["a", "b"])]).set_output(transform="pandas")
+    model.steps[0] = ("preprocess", mixing.fit(X))
+    model[-1].fit(mixing.transform(X), y)
+    assert evaluation.column_groups(model, list(X.columns)) is None
+    rows = evaluation.importance_rows(model, X, y, repeats=3, seed=0)
+    want = permutation_importance(
+        model, X, y, n_repeats=3, random_state=0, scoring="balanced_accuracy"
+    )
+    expected = pd.Series(want.importances_mean.round(6), index=X.columns)
+    assert rows.set_index("feature")["importance"].sort_index().equals(expected.sort_index())
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_predict_with_proba_gives_the_labels_predict_gives(classes):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model, X, y = _fitted_pipeline(classes=classes)
+    for estimator in (
+        None,
+        RandomForestClassifier(n_estimators=5, random_state=0),
+        KNeighborsClassifier(),
+    ):
+        if estimator is not None:
+            model.steps[-1] = ("classify", estimator.fit(model[0].transform(X), y))
+        labels, proba = evaluation.predict_with_proba(model, X)
+        assert np.array_equal(labels, model.predict(X))
+        assert np.array_equal(proba, model.predict_proba(X))
+
+
+def test_predict_with_proba_asks_predict_where_probabilities_tie():
+    """Rounding can tie two classes the scores set apart: those rows are predicted again."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    class Tied(HistGradientBoostingClassifier):
+        def predict_proba(self, X):
+            return np.full((len(X), 2), 0.5)
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[1])
+
+    X = pd.DataFrame({"x": np.arange(40.0)})
+    y = np.where(X["x"] > 20, "b", "a")
+    model = Tied(max_iter=3).fit(X, y)
+    labels, _ = evaluation.predict_with_proba(model, X)
+    assert labels.tolist() == ["b"] * 40  # argmax alone would say "a"
+
+
+def test_metrics_on_class_codes_equal_the_metrics_on_text_labels():
+    y, pred, proba, classes = _scored(5_000, seed=2)
+    got = evaluation.compute_metrics(y, pred, proba, classes, list(evaluation.METRICS))
+    skm = evaluation.skm
+    want = {
+        "accuracy": skm.accuracy_score(y, pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
+        "f1_macro": skm.f1_score(y, pred, average="macro", labels=classes),
+        "roc_auc_ovr": skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes),
+        "log_loss": skm.log_loss(y, proba, labels=classes),
+    }
+    assert got == {k: round(float(v), 6) for k, v in want.items()}
+    codes = evaluation.class_codes(np.asarray(y), pred, classes)
+    assert codes[2].tolist() == [0, 1, 2] and (classes[codes[0]] == np.asarray(y)).all()
+    unknown = evaluation.class_codes(np.array(["a", "q"]), np.array(["a", "a"]), classes)
+    assert unknown[0].tolist() == ["a", "q"]  # a label outside the classes: left as text

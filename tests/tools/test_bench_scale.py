@@ -1,5 +1,7 @@
 """Unit tests of tools/bench_scale.py: sizes, and the synthetic table's shape."""
 
+import subprocess
+
 import numpy as np
 import pyarrow.csv as pacsv
 
@@ -20,3 +22,30 @@ def test_synthetic_table_has_the_benchmark_shape(tmp_path):
     assert bench_scale.dataset(2_000, tmp_path) == path  # cached: generated once
     again = pacsv.read_csv(path).to_pandas()
     assert np.array_equal(again["x00"].fillna(0), table["x00"].fillna(0))
+
+
+def test_tables_are_cached_in_the_main_checkout_shared_by_its_worktrees(tmp_path):
+    """Not in the home directory: .cache/bench-scale of the checkout, one for every worktree."""
+    main, worktree, plain = tmp_path / "main", tmp_path / "wt", tmp_path / "plain"
+    plain.mkdir()
+    who = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (
+        ["init", "-q", "-b", "main", str(main)],
+        ["-C", str(main), *who, "commit", "-q", "--allow-empty", "-m", "x"],
+        ["-C", str(main), "worktree", "add", "-q", str(worktree), "-b", "wt"],
+    ):
+        subprocess.run(["git", *args], check=True, capture_output=True)
+    shared = main / ".cache" / "bench-scale"
+    assert bench_scale.default_cache(main) == shared
+    assert bench_scale.default_cache(worktree) == shared
+    assert bench_scale.default_cache(plain) == plain / ".cache" / "bench-scale"
+
+
+def test_measured_counts_the_cpu_seconds_of_the_whole_process_tree(tmp_path):
+    """A child that burns CPU in a grandchild: the CPU seconds include the grandchild's."""
+    import sys
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}], check=True)"
+    result = bench_scale.measured([sys.executable, "-c", child], tmp_path)
+    assert result.cpu >= 0.3 and result.seconds >= 0.3

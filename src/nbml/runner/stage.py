@@ -37,7 +37,7 @@ from nbml.runner.checks import check_project, check_stage_task
 from nbml.runner.jupyter import use_private_dirs
 from nbml.runner.kernel import register_engine, start_kernel, stop_kernel
 from nbml.runner.progress import Heartbeat, ProgressEcho, RunState
-from nbml.runner.threads import limit_threads
+from nbml.runner.threads import limit_threads, wait_passively
 
 DEFAULT_TIMEOUT = 1800
 LOG_DIR = "logs"
@@ -136,6 +136,7 @@ def _set_run_environment(proj: Project) -> None:
     os.environ["PYTHONHASHSEED"] = "0"
     _prefer_checkout_helpers(proj)
     limit_threads(os.environ)
+    wait_passively(os.environ)
 
 
 def _start_checked_kernel(run: StageRun) -> Any:

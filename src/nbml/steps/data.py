@@ -760,7 +760,7 @@ def split_strata(df: pd.DataFrame, target: str, test_rows: int, task: str) -> An
     """What a split is stratified by: the classes, or quantile bins of a regression target."""
     if task == REGRESSION:
         return quantile_strata(df[target], test_rows)
-    return df[target]
+    return class_codes(df[target])
 
 
 def split(
@@ -770,6 +770,21 @@ def split(
     by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
     train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=by)
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def class_codes(labels: pd.Series) -> np.ndarray:
+    """Text labels as their positions among the sorted distinct labels.
+
+    scikit-learn's stratified split sorts the labels it is given
+    (``np.unique``): codes in that same order give the same split, without
+    sorting millions of strings (1.5 s a sort at 10^6 rows). Other labels
+    are returned as they are.
+    """
+    values = labels.to_numpy()
+    if values.dtype != object:
+        return values
+    distinct = np.unique(labels.drop_duplicates().to_numpy())
+    return pd.Index(distinct).get_indexer(values)
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:

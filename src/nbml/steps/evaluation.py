@@ -10,12 +10,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
-from sklearn.preprocessing import label_binarize
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+    label_binarize,
+)
+from sklearn.utils import Bunch
 
 from nbml.errors import MetricError
 from nbml.messages import progress
 from nbml.steps.resources import stage_threads
+from nbml.steps.transformers import BooleanValues
 
 Labels = np.ndarray
 Proba = np.ndarray
@@ -54,8 +73,54 @@ def compute_metrics(
 ) -> dict[str, float]:
     """The requested metrics, rounded so tiny float noise does not show as a change."""
     check_metric_names(names)
-    y = np.asarray(y_true)
-    return {n: round(METRICS[n](y, np.asarray(y_pred), proba, classes), 6) for n in names}
+    y, pred, labels = class_codes(np.asarray(y_true), np.asarray(y_pred), np.asarray(classes))
+    return {n: round(METRICS[n](y, pred, proba, labels), 6) for n in names}
+
+
+def class_codes(y_true: Labels, y_pred: Labels, classes: Labels) -> tuple[Labels, Labels, Labels]:
+    """Labels as their positions in the sorted ``classes``: the same metrics, several
+    times faster than comparing text labels at millions of rows. Labels given
+    unsorted, or not all among the classes, are returned as they are."""
+    index = pd.Index(classes)
+    if not index.is_monotonic_increasing or not index.is_unique:
+        return y_true, y_pred, classes
+    codes = index.get_indexer(y_true), index.get_indexer(y_pred)
+    if (codes[0] < 0).any() or (codes[1] < 0).any():
+        return y_true, y_pred, classes
+    return codes[0], codes[1], np.arange(len(classes))
+
+
+# Estimators whose predict is the class of highest predict_proba (or of the
+# raw score that predict_proba maps monotonically per row): one pass gives both.
+ARGMAX_ESTIMATORS = (
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    LogisticRegression,
+)
+# Rows whose two highest probabilities are this close are predicted again:
+# rounding in the probabilities can tie two classes that the scores set apart.
+TIE_GAP = 1e-9
+
+
+def predict_with_proba(model: Any, X: pd.DataFrame) -> tuple[Labels, Proba]:
+    """Class labels and probabilities of every row, from one pass over the rows.
+
+    For :data:`ARGMAX_ESTIMATORS` the labels are the classes of highest
+    probability, exactly what ``model.predict`` returns (near ties are
+    predicted again to be sure); any other estimator is asked twice.
+    """
+    proba = model.predict_proba(X)
+    estimator = model[-1] if isinstance(model, Pipeline) else model
+    if not isinstance(estimator, ARGMAX_ESTIMATORS) or proba.shape[1] < 2:
+        return np.asarray(model.predict(X)), proba
+    labels = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    close = np.flatnonzero(top2[:, 1] - top2[:, 0] <= TIE_GAP * np.maximum(top2[:, 1], 1e-300))
+    if len(close):
+        labels = labels.copy()
+        labels[close] = model.predict(X.iloc[close])
+    return labels, proba
 
 
 def write_json(data: dict[str, Any], path: Path) -> Path:
@@ -152,6 +217,21 @@ def precision_recall_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> p
 
 
 PARALLEL_IMPORTANCE_ROWS = 2000
+# Preprocessing steps whose every output column is computed from one input
+# column of the same row: permuting a raw column and transforming then equals
+# transforming once and permuting that column's outputs together.
+COLUMNWISE_STEPS = (
+    BooleanValues,
+    SimpleImputer,
+    StandardScaler,
+    MinMaxScaler,
+    MaxAbsScaler,
+    RobustScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+)
+# Rows per prediction call when the permuted copies of a sample are stacked.
+IMPORTANCE_BATCH_ROWS = 100_000
 
 
 def importance_rows(
@@ -165,29 +245,32 @@ def importance_rows(
 ) -> pd.DataFrame:
     """Permutation importance of each raw source column on (a sample of) the test split.
 
-    Computed on the whole served model, so it speaks of the columns a user
-    knows (``island``) rather than one-hot encoded ones, for any estimator.
-    It costs ``repeats`` x columns predictions of the rows it is given, so
-    above ``max_rows`` test rows it scores one seeded sample of ``max_rows``
-    (evaluate.importance_sample), in parallel on the stage's threads.
+    It speaks of the columns a user knows (``island``) rather than one-hot
+    encoded ones, for any estimator. It costs ``repeats`` x columns
+    predictions of the rows it is given, so above ``max_rows`` test rows it
+    scores one seeded sample of ``max_rows`` (evaluate.importance_sample).
+    When the model's preprocessing works column by column (the pipeline's
+    own), the sample is transformed once and each raw column's output columns
+    are permuted together for the bare estimator (:func:`grouped_importance`,
+    the same numbers as scikit-learn's ``permutation_importance`` on the
+    whole model); otherwise permutation_importance scores the whole model, in parallel.
     ``scoring`` is the scikit-learn scorer whose drop is measured (r2 for regression).
     """
     if max_rows is not None and len(X) > max_rows:
         # one seeded sample for the baseline score and every repeat
         X = X.sample(n=max_rows, random_state=seed)
         y = y.loc[X.index]
-    # below a few thousand rows, starting worker processes costs more than it saves
-    jobs = stage_threads() if len(X) >= PARALLEL_IMPORTANCE_ROWS else 1
     progress(f"permutation importance: {X.shape[1]} columns x {repeats} repeats on {len(X):,} rows")
-    result = permutation_importance(
-        model,
-        X,
-        y,
-        n_repeats=repeats,
-        random_state=seed,
-        scoring=scoring,
-        n_jobs=jobs,
-    )
+    split = transformed_groups(model, X)
+    if split is not None:
+        matrix, names, groups = split
+        result = grouped_importance(model[-1], matrix, names, y, groups, repeats, seed, scoring)
+    else:
+        # below a few thousand rows, starting worker processes costs more than it saves
+        jobs = stage_threads() if len(X) >= PARALLEL_IMPORTANCE_ROWS else 1
+        result = permutation_importance(
+            model, X, y, n_repeats=repeats, random_state=seed, scoring=scoring, n_jobs=jobs
+        )
     rows = pd.DataFrame(
         {
             "feature": list(X.columns),
@@ -196,3 +279,224 @@ def importance_rows(
         }
     )
     return rows.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)
+
+
+SCORING = "balanced_accuracy"
+# The scorers importance_rows is given (nbml.steps.task.IMPORTANCE_SCORING), as
+# metric functions of (truth, predicted) for the grouped computation.
+IMPORTANCE_METRICS: dict[str, Callable[[Any, Any], float]] = {
+    "balanced_accuracy": skm.balanced_accuracy_score,
+    "r2": skm.r2_score,
+}
+
+
+def _step_owners(step: Any, owners: list[str], names: list[str]) -> tuple[list[str], list[str]]:
+    """One column-wise step: the raw column behind each of its outputs, and their names."""
+    out = [str(n) for n in step.get_feature_names_out(names)]
+    if isinstance(step, OneHotEncoder):
+        # outputs come input by input: that many per input column
+        counts = getattr(step, "_n_features_outs", None)
+        if counts is None or sum(counts) != len(out):
+            return [], out
+        return list(np.repeat(np.asarray(owners, dtype=object), counts)), out
+    position = {name: i for i, name in enumerate(names)}
+    return [owners[position[n]] for n in out if n in position], out
+
+
+def _output_columns(transformer: Any, columns: list[str]) -> list[str] | None:
+    """The input column behind each output column of one ColumnTransformer entry, or None."""
+    steps = (
+        [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
+    )
+    owners, names = list(columns), list(columns)
+    for step in steps:
+        if step == "passthrough":
+            continue
+        if not isinstance(step, COLUMNWISE_STEPS) or getattr(step, "add_indicator", False):
+            return None
+        owners, names = _step_owners(step, owners, names)
+        if len(owners) != len(names):
+            return None
+    return owners
+
+
+def column_groups(model: Any, columns: list[str]) -> dict[str, np.ndarray] | None:
+    """Positions of each raw column's outputs in the model's transformed matrix.
+
+    None unless the model is a pipeline of a ColumnTransformer built only of
+    column-wise steps (:data:`COLUMNWISE_STEPS`) and one estimator.
+    """
+    if not (isinstance(model, Pipeline) and len(model.steps) == 2):
+        return None
+    transformer = model[0]
+    if not isinstance(transformer, ColumnTransformer):
+        return None
+    behind: list[str] = []
+    for _, step, cols in transformer.transformers_:
+        if step == "drop" or len(cols) == 0:
+            continue
+        if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+            cols = list(transformer.feature_names_in_[cols])
+        outputs = _output_columns(step, cols)
+        if outputs is None:
+            return None
+        behind.extend(outputs)
+    if len(behind) != len(transformer.get_feature_names_out()):
+        return None
+    owner = np.asarray(behind, dtype=object)
+    return {c: np.flatnonzero(owner == c) for c in columns}
+
+
+def transformed_groups(
+    model: Any, X: pd.DataFrame
+) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]] | None:
+    """The rows transformed once, their column names, and each raw column's output positions."""
+    groups = column_groups(model, list(X.columns))
+    if groups is None:
+        return None
+    transformed = model[0].transform(X)
+    if not isinstance(transformed, pd.DataFrame):
+        return None
+    return transformed.to_numpy(), list(transformed.columns), groups
+
+
+Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _permuted_scores(
+    score: Scorer,
+    matrix: np.ndarray,
+    group: np.ndarray,
+    repeats: int,
+    seed: int,
+) -> np.ndarray:
+    """Scores with ``group``'s columns permuted together, repeat after repeat.
+
+    The permutations are permutation_importance's own: one RandomState per
+    column seeded alike, each repeat shuffling the already shuffled column again.
+    """
+    rng = np.random.RandomState(seed)
+    n = len(matrix)
+    shuffling = np.arange(n)
+    order = np.arange(n)
+    per_call = max(1, IMPORTANCE_BATCH_ROWS // max(n, 1))
+    scores: list[float] = []
+    for start in range(0, repeats, per_call):
+        blocks = []
+        for _ in range(min(per_call, repeats - start)):
+            rng.shuffle(shuffling)
+            order = order[shuffling]
+            block = matrix.copy()
+            block[:, group] = matrix[np.ix_(order, group)]
+            blocks.append(block)
+        scores.extend(score(np.vstack(blocks), group))
+    return np.asarray(scores)
+
+
+def grouped_importance(
+    estimator: Any,
+    matrix: np.ndarray,
+    names: list[str],
+    y: pd.Series,
+    groups: dict[str, np.ndarray],
+    repeats: int,
+    seed: int,
+    scoring: str = SCORING,
+) -> Bunch:
+    """permutation_importance of raw columns, on their transformed output columns.
+
+    ``matrix`` is the transformed sample, ``groups`` each raw column's output
+    positions (in the order of the raw columns). The permuted copies of every
+    repeat are stacked into few predictions; importances are the drop in the
+    ``scoring`` metric (:data:`IMPORTANCE_METRICS`), as
+    ``permutation_importance(..., scoring=scoring)`` gives.
+    """
+    truth = np.asarray(y)
+    n = len(matrix)
+    metric = IMPORTANCE_METRICS[scoring]
+    predict = tree_predictor(estimator, matrix, names) or _plain_predictor(estimator, names)
+
+    def score(stacked: np.ndarray, group: np.ndarray) -> np.ndarray:
+        predicted = np.asarray(predict(stacked, group))
+        return np.array([metric(truth, predicted[i : i + n]) for i in range(0, len(predicted), n)])
+
+    baseline = score(matrix, np.array([], dtype=int))[0]
+    column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    permuted = np.array(
+        [
+            _permuted_scores(score, matrix, group, repeats, column_seed)
+            if len(group)
+            else np.full(repeats, baseline)
+            for group in groups.values()
+        ]
+    )
+    importances = baseline - permuted
+    return Bunch(
+        importances_mean=importances.mean(axis=1),
+        importances_std=importances.std(axis=1),
+        importances=importances,
+    )
+
+
+def _plain_predictor(estimator: Any, names: list[str]) -> Scorer:
+    """The estimator's own predict of a transformed matrix (the permuted group ignored)."""
+
+    def predict(stacked: np.ndarray, group: np.ndarray) -> np.ndarray:
+        return estimator.predict(pd.DataFrame(stacked, columns=names, copy=False))
+
+    return predict
+
+
+def tree_predictor(estimator: Any, matrix: np.ndarray, names: list[str]) -> Scorer | None:
+    """HistGradientBoosting's predict of permuted copies of ``matrix``, re-running only
+    the trees that split on a permuted column (about 40% of them per column here).
+
+    Each tree's output on ``matrix`` is kept; a copy whose ``group`` columns
+    are permuted takes the kept output of every other tree, row for row, and
+    the sums run in scikit-learn's order, so the labels are predict's own.
+    None (the caller uses predict) unless, on ``matrix``, the reconstruction
+    equals scikit-learn's raw predictions and labels exactly.
+    """
+    if not isinstance(estimator, HistGradientBoostingClassifier):
+        return None
+    try:
+        frame = pd.DataFrame(matrix, columns=names, copy=False)
+        trees = [(k, tree) for trees in estimator._predictors for k, tree in enumerate(trees)]
+        bitsets, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
+        threads = stage_threads()
+
+        def run(tree: Any, X: np.ndarray) -> np.ndarray:
+            return tree.predict(X, bitsets, f_idx_map, threads)
+
+        kept = [run(tree, matrix) for _, tree in trees]
+        splits = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for _, t in trees]
+
+        def predict(stacked: np.ndarray, group: np.ndarray) -> np.ndarray:
+            copies = len(stacked) // len(matrix)
+            used = set(group.tolist())
+            raw = np.zeros((len(stacked), estimator.n_trees_per_iteration_), order="F")
+            raw += estimator._baseline_prediction
+            for (k, tree), own, features in zip(trees, kept, splits, strict=True):
+                raw[:, k] += run(tree, stacked) if features & used else np.tile(own, copies)
+            return _labels_from_raw(estimator, raw)
+
+        same = np.array_equal(predict(matrix, np.array([], dtype=int)), estimator.predict(frame))
+        return predict if same and _raw_matches(estimator, frame, trees, kept) else None
+    except (AttributeError, TypeError, ValueError):  # another scikit-learn's internals
+        return None
+
+
+def _labels_from_raw(estimator: Any, raw: np.ndarray) -> np.ndarray:
+    """HistGradientBoostingClassifier.predict's labels from its raw predictions."""
+    if raw.shape[1] == 1:
+        return estimator.classes_[(raw.ravel() > 0).astype(int)]
+    return estimator.classes_[np.argmax(raw, axis=1)]
+
+
+def _raw_matches(estimator: Any, frame: pd.DataFrame, trees: list, kept: list) -> bool:
+    """The kept tree outputs sum to scikit-learn's own raw predictions, bit for bit."""
+    raw = np.zeros((len(frame), estimator.n_trees_per_iteration_), order="F")
+    raw += estimator._baseline_prediction
+    for (k, _), own in zip(trees, kept, strict=True):
+        raw[:, k] += own
+    return bool(np.array_equal(raw, estimator._raw_predict(frame)))
