@@ -68,6 +68,10 @@ class MetricError(NbmlError, ValueError):
     """params.yaml asks for a metric this project does not compute."""
 
 
+class ClusterError(NbmlError, RuntimeError):
+    """The Dask scheduler named in compute.scheduler cannot be used, or lost the work."""
+
+
 # -- reports and developer tools -------------------------------------------------
 class CompareError(NbmlError, RuntimeError):
     """DVC or git could not tell what to compare."""

@@ -19,6 +19,7 @@ dvc.yaml or the package changed since the last run.
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from nbml.errors import ParamError
 from nbml.project import PARAMS_FILE, PIPELINE_FILE, ConfigError, Project, find_root
 
 IMPUTE_STRATEGIES = ("mean", "median", "most_frequent")
+# compute.worker_memory: a byte count, or a size as Dask writes it (2GB, 512MiB).
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*([kKMGT]i?B)$")
 # Keys whose string values are paths, in any params.yaml section.
 _PATH_KEYS = ("path", "file", "dir", "folder")
 
@@ -349,6 +352,30 @@ def _check_evaluate(values: dict[str, Any], proj: Project) -> list[str]:
     problems += _int_at_least(values, "evaluate", "importance_repeats", 1)
     problems += _int_at_least(values, "evaluate", "importance_sample", 10)
     problems += _int_at_least(values, "evaluate", "seed", 0)
+    return problems
+
+
+@check("compute")
+def _check_compute(values: dict[str, Any], proj: Project) -> list[str]:
+    # lazy: see "Start-up" in the module docstring
+    from nbml.steps.compute import estimator_refusal, scheduler_problems
+
+    scheduler = values.get("scheduler")
+    problems = scheduler_problems(scheduler)
+    for key in ("workers",):
+        if values.get(key) is not None:
+            problems += _int_at_least(values, "compute", key, 1)
+    memory = values.get("worker_memory")
+    if memory is not None and not (
+        _is_number(memory) and memory > 0 or isinstance(memory, str) and _MEMORY.match(memory)
+    ):
+        problems.append(
+            f"compute.worker_memory: expected null or a size such as 2GB or 512MiB, "
+            f"found {memory!r}"
+        )
+    if scheduler is not None and not problems:
+        refusal = estimator_refusal((proj.params.get("train") or {}).get("estimator"))
+        problems += [refusal] if refusal else []
     return problems
 
 

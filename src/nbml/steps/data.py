@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from nbml.errors import DataError
 from nbml.messages import progress, warn
 from nbml.project import paths
+from nbml.steps.compute import CLIENT_ROWS, active, is_dask
 from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
 
 
@@ -396,8 +397,11 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     return problems
 
 
-def _read_table(path: Path, dialect: CsvDialect) -> pd.DataFrame:
+def _read_table(
+    path: Path | io.BytesIO, dialect: CsvDialect, name: Path | None = None
+) -> pd.DataFrame:
     """pandas.read_csv in a dialect; a decoding error is left to the caller."""
+    path_name = name or path
     try:
         return pd.read_csv(
             path,
@@ -409,11 +413,11 @@ def _read_table(path: Path, dialect: CsvDialect) -> pd.DataFrame:
         )
     except pd.errors.EmptyDataError:
         raise DataError(
-            f"{path}", ["the file holds no columns (empty or only blank lines)"]
+            f"{path_name}", ["the file holds no columns (empty or only blank lines)"]
         ) from None
     except pd.errors.ParserError as exc:
         raise DataError(
-            f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
+            f"{path_name}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
         ) from None
 
 
@@ -545,13 +549,29 @@ def _with_sample(
     return MemoryEstimate(rows, columns, table_bytes, int(needed))
 
 
+def _head_bytes(path: Path) -> bytes:
+    """The whole lines of a file's first megabyte."""
+    with open(path, "rb") as fh:
+        head = fh.read(ESTIMATE_BYTES)
+    if len(head) < path.stat().st_size:
+        head = head[: head.rfind(b"\n") + 1 or len(head)]
+    return head
+
+
+def csv_head(path: Path, dialect: CsvDialect) -> pd.DataFrame:
+    """The rows of a CSV file's first megabyte, read in its dialect (errors name the file)."""
+    try:
+        return _read_table(io.BytesIO(_head_bytes(path)), dialect, path)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
+        ) from None
+
+
 def csv_estimate(path: Path, dialect: CsvDialect, sample: float | int | None) -> MemoryEstimate:
     """Rows and memory of a CSV file's table, extrapolated from its first megabyte."""
     size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(ESTIMATE_BYTES)
-    if len(head) < size:
-        head = head[: head.rfind(b"\n") + 1 or len(head)]
+    head = _head_bytes(path)
     try:
         part = pd.read_csv(
             io.BytesIO(head),
@@ -634,10 +654,11 @@ def load_source(
     ``sample`` is prepare.sample, which the memory check before loading counts on.
     The frame's ``attrs["source"]`` says what was read and how.
     """
+    on_cluster = active().client is not None
     if source in BUNDLED:
         df = plain_dtypes(BUNDLED[source]())
         df.attrs["source"] = f"bundled dataset '{source}'"
-        return df
+        return _to_cluster(df) if on_cluster else df
     if not is_file_source(source):
         raise DataError(
             SOURCE_PARAM,
@@ -652,35 +673,72 @@ def load_source(
         root = root or project_paths.root
         raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
     path = resolve_source_path(source, root, raw_dir)
-    df = plain_dtypes(read_source_file(path, csv, sample))
-    how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
-    df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
+    if on_cluster:
+        df = _cluster().read_source(path, csv)
+    else:
+        df = plain_dtypes(read_source_file(path, csv, sample))
+    attrs = df._meta.attrs if on_cluster else df.attrs
+    how = f" ({attrs['dialect']})" if "dialect" in attrs else ""
+    attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
     return df
+
+
+def _cluster() -> Any:
+    """nbml.steps.cluster, imported when a stage first needs it."""
+    # lazy: Dask is imported only when compute.scheduler names a cluster
+    from nbml.steps import cluster
+
+    return cluster
+
+
+def _to_cluster(df: pd.DataFrame) -> Any:
+    frame = _cluster().from_bundled(df)
+    frame._meta.attrs.update(df.attrs)
+    return frame
+
+
+def describe(df: Any) -> str:
+    """What a loaded source is and its size: 'penguins: 344 rows x 8 columns'."""
+    attrs = df._meta.attrs if is_dask(df) else df.attrs
+    return f"{attrs.get('source', 'the source')}: {len(df)} rows x {df.shape[1]} columns"
 
 
 SHOWN_SMALL_CLASSES = 10
 
 
-def _looks_continuous(labels: pd.Series, too_small: int) -> bool:
+def _looks_continuous(counts: pd.Series, numeric: bool, too_small: int) -> bool:
     """A numeric target with many values, most too rare to be classes: a regression target."""
-    if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
-        return False
-    distinct = labels.nunique()
-    return distinct > 20 and too_small > distinct / 2
+    distinct = len(counts)
+    return numeric and distinct > 20 and too_small > distinct / 2
 
 
 def check_dataset(
     df: pd.DataFrame, target: str, test_size: float, min_rows_per_class: int, where: str
 ) -> pd.DataFrame:
     """Return the rows with a label, or raise DataError listing every problem found."""
-    problems: list[str] = []
     if df.empty:
         raise DataError(where, ["the dataset has no rows"])
     if target not in df.columns:
         cols = ", ".join(map(str, df.columns[:30]))
         raise DataError(where, [f"target column '{target}' not found; columns are: {cols}"])
     labelled = df[df[target].notna()].reset_index(drop=True)
-    counts = labelled[target].value_counts()
+    labels = labelled[target]
+    numeric = ptypes.is_numeric_dtype(labels) and not ptypes.is_bool_dtype(labels)
+    problems = class_problems(
+        labels.value_counts(), numeric, target, test_size, min_rows_per_class
+    )
+    if not feature_columns(df, target):
+        problems.append("no feature columns besides the target")
+    if problems:
+        raise DataError(where, problems)
+    return labelled
+
+
+def class_problems(
+    counts: pd.Series, numeric: bool, target: str, test_size: float, min_rows_per_class: int
+) -> list[str]:
+    """What keeps the labelled rows' classes (counts per class) from a stratified split."""
+    problems: list[str] = []
     if len(counts) < 2:
         found = ", ".join(map(str, counts.index)) or "none"
         problems.append(
@@ -688,7 +746,7 @@ def check_dataset(
         )
     needed = max(min_rows_per_class, 2)
     small = counts[counts < needed]
-    continuous = _looks_continuous(labelled[target], len(small))
+    continuous = _looks_continuous(counts, numeric, len(small))
     if continuous:
         problems.append(
             f"target '{target}' has {len(counts)} distinct numeric values, most of them on "
@@ -707,36 +765,41 @@ def check_dataset(
                 f"... and {len(small) - SHOWN_SMALL_CLASSES} more classes with fewer than "
                 f"{needed} rows"
             )
-    n_test = int(round(len(labelled) * test_size))
+    n_test = int(round(int(counts.sum()) * test_size))
     if len(counts) >= 2 and n_test < len(counts) and not continuous:
         problems.append(
             f"prepare.test_size={test_size} gives {n_test} test rows for {len(counts)} "
             "classes; a stratified split needs at least one test row per class"
         )
-    if not feature_columns(df, target):
-        problems.append("no feature columns besides the target")
-    if problems:
-        raise DataError(where, problems)
-    return labelled
+    return problems
 
 
 def split(
     df: pd.DataFrame, target: str, test_size: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified train/test split, reproducible from the seed."""
+    """Stratified train/test split, reproducible from the seed (by row hash on a cluster)."""
+    if is_dask(df):
+        return _cluster().split(df, test_size, seed)
     train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[target])
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    """Write a frame as Parquet, creating the folder (DVC removes outs before a run)."""
+    """Write a frame as Parquet, creating the folder (DVC removes outs before a run).
+
+    A Dask frame becomes a partitioned dataset: a folder of part files.
+    """
+    if is_dask(df):
+        return _cluster().write_parquet(df, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(path, index=False)
     return path
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    """Read a Parquet file written by an upstream stage."""
+    """Read a Parquet file written by an upstream stage (on the cluster, when there is one)."""
+    if active().client is not None:
+        return _cluster().read_parquet(path)
     return pd.read_parquet(path)
 
 
@@ -755,6 +818,8 @@ def sample_source(
     label count as one more stratum (validation leaves them out later). A
     class too rare to stratify falls back to a plain random sample.
     """
+    if is_dask(df):
+        return _cluster().sample_source(df, sample, seed)
     n = len(df) if sample is None else int(round(len(df) * sample)) if sample < 1 else int(sample)
     if n >= len(df):
         return df
@@ -776,7 +841,16 @@ def sample_rows(df: pd.DataFrame, max_rows: int, seed: int = SAMPLE_SEED) -> pd.
 
     Distributions, correlations and a check of a model's predictions look the
     same on a few hundred thousand rows as on millions, at a fraction of the cost.
+    A Dask frame's sample is brought to this process: at most about ``max_rows`` rows.
     """
+    if is_dask(df):
+        return _cluster().sample_rows(df, max_rows, seed)
     if len(df) <= max_rows:
         return df
     return df.sample(n=max_rows, random_state=seed).sort_index()
+
+
+def client_rows(df: Any) -> pd.DataFrame:
+    """The rows this process fits or infers on: the frame itself, or from a cluster a
+    seeded sample of at most about CLIENT_ROWS rows (the table stays on the workers)."""
+    return sample_rows(df, CLIENT_ROWS) if is_dask(df) else df

@@ -12,7 +12,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from nbml.errors import FeatureError
-from nbml.steps.data import feature_columns
+from nbml.steps.compute import is_dask
+from nbml.steps.data import client_rows, feature_columns
 
 # A text column with this share of distinct values carries no pattern a
 # classifier can learn from (names, ids, free text): it is dropped, and said so.
@@ -51,7 +52,12 @@ def infer_feature_types(
     drop: list[str] | None = None,
     categorical: list[str] | None = None,
 ) -> FeatureTypes:
-    """Numeric and categorical columns from dtypes, with params overrides applied."""
+    """Numeric and categorical columns from dtypes, with params overrides applied.
+
+    For a Dask frame, the values are looked at in a seeded sample (data.client_rows).
+    """
+    if is_dask(df):
+        df = client_rows(df)
     drop, categorical = list(drop or []), list(categorical or [])
     columns = feature_columns(df, target)
     for key, names in (("drop", drop), ("categorical", categorical)):

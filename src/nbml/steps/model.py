@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 
 from nbml.errors import ModelError
 from nbml.messages import progress, warn
+from nbml.steps.compute import active, is_dask
 
 # Types a model file may contain beyond what skops trusts by default
 # (scikit-learn estimators, builtins, numpy arrays). Each is a plain data
@@ -41,6 +42,10 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "collections.OrderedDict",
+    # LightGBM (train on a Dask cluster): the estimator's settings, and the
+    # booster, which is kept as LightGBM's model text and parsed back on load
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.basic.Booster",
 )
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # Training rows train scores and re-predicts after reloading the model file:
@@ -74,8 +79,22 @@ def estimator_class(import_path: str) -> type:
     return cls
 
 
+def _distributed() -> Any:
+    """nbml.steps.distributed_model, imported when a stage first trains or scores on a cluster."""
+    # lazy: LightGBM and Dask are imported only when compute.scheduler names a cluster
+    from nbml.steps import distributed_model
+
+    return distributed_model
+
+
 def make_estimator(import_path: str, kwargs: dict[str, Any] | None) -> ClassifierMixin:
-    """Instantiate the configured classifier, refusing keywords it does not take."""
+    """Instantiate the configured classifier, refusing keywords it does not take.
+
+    With a cluster (compute.scheduler), its Dask twin; one that cannot train
+    on Dask collections is refused, naming those that can.
+    """
+    if active().client is not None:
+        return _distributed().make_estimator(import_path, kwargs)
     cls = estimator_class(import_path)
     kwargs = dict(kwargs or {})
     signature = inspect.signature(cls.__init__)
@@ -92,13 +111,24 @@ def make_estimator(import_path: str, kwargs: dict[str, Any] | None) -> Classifie
 
 def fit_estimator(classifier: ClassifierMixin, X: Any, y: Any) -> ClassifierMixin:
     """Fit the classifier, saying on the terminal what is being fitted (it can take minutes)."""
+    if is_dask(X):
+        return _distributed().fit(classifier, X, y)
     name = type(classifier).__name__
     progress(f"train: fitting {name} on {X.shape[0]:,} rows x {X.shape[1]} columns")
     return classifier.fit(X, y)
 
 
+def preprocess(preprocessor: Any, X: Any) -> Any:
+    """The fitted preprocessor applied to raw rows (on the workers, for a Dask frame)."""
+    if is_dask(X):
+        return _distributed().preprocess(preprocessor, X)
+    return preprocessor.transform(X)
+
+
 def compose(preprocessor: Any, estimator: ClassifierMixin) -> Pipeline:
-    """The served model: raw source columns in, class labels out."""
+    """The served model: raw source columns in, class labels out (one machine's model)."""
+    if type(estimator).__module__ == "lightgbm.dask":
+        estimator = _distributed().to_local(estimator)
     return Pipeline([("preprocess", preprocessor), ("classify", estimator)])
 
 
