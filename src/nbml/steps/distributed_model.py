@@ -60,26 +60,27 @@ def preprocess(preprocessor: Any, X: dd.DataFrame) -> dd.DataFrame:
     return X.map_partitions(_transform_part, preprocessor, meta=meta)
 
 
-def _placed(client: Any, X: dd.DataFrame, y: dd.Series) -> tuple[dd.DataFrame, dd.Series]:
-    """X and y with partition i held by worker i mod n (workers in order of their names).
+class _PlacingClient:
+    """The cluster's client, except that it says partition i is on worker i mod n.
 
-    LightGBM on Dask trains on the partitions where they lie, and its bins
-    depend on which rows each worker holds: a fixed placement keeps the model
-    the same from run to run.
+    LightGBM on Dask asks ``who_has`` where its partitions lie, trains each
+    worker on those, gives rank 0 to the first, and builds its bins from what
+    each worker holds: where Dask happened to compute a partition would make
+    the model differ from run to run. With this answer (workers in the order
+    of their names), a partition computed elsewhere is sent to its worker.
     """
-    workers = sorted(client.scheduler_info()["workers"].items(), key=lambda w: str(w[1]["name"]))
-    addresses = [address for address, _ in workers]
-    x_parts, y_parts = X.to_delayed(), y.to_delayed()
-    x_futures, y_futures = [], []
-    for i, (xp, yp) in enumerate(zip(x_parts, y_parts, strict=True)):
-        where = [addresses[i % len(addresses)]]
-        xf, yf = client.compute([xp, yp], workers=where, allow_other_workers=False)
-        x_futures.append(xf)
-        y_futures.append(yf)
-    return (
-        dd.from_delayed(x_futures, meta=X._meta, verify_meta=False),
-        dd.from_delayed(y_futures, meta=y._meta, verify_meta=False),
-    )
+
+    def __init__(self, client: Any):
+        self._client = client
+        infos = client.scheduler_info()["workers"].items()
+        self._workers = [a for a, _ in sorted(infos, key=lambda w: str(w[1]["name"]))]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def who_has(self, futures: Any = None, **kwargs: Any) -> dict[str, tuple[str, ...]]:
+        keys = [future.key for future in futures]
+        return {key: (self._workers[i % len(self._workers)],) for i, key in enumerate(keys)}
 
 
 def _codes(labels: pd.Series, classes: list[str]) -> pd.Series:
@@ -100,16 +101,19 @@ def fit(classifier: DaskLGBMClassifier, X: dd.DataFrame, y: dd.Series) -> DaskLG
     client = default_client()
     classes = sorted(str(c) for c in computed("the training labels", y.unique())[0])
     params = {k: v for k, v in classifier.get_params().items() if k not in _CLUSTER_PARAMS}
-    objective = {"objective": "binary"} if len(classes) == 2 else {
-        "objective": "multiclass", "num_class": len(classes)
-    }
+    objective = (
+        {"objective": "binary"}
+        if len(classes) == 2
+        else {"objective": "multiclass", "num_class": len(classes)}
+    )
     codes = y.map_partitions(_codes, classes, meta=(y.name, "float64"))
-    X, codes = _placed(client, X, codes)
     progress(
         f"train: fitting {type(classifier).__name__} on the cluster: {X.npartitions} "
         f"partition(s) x {X.shape[1]} columns, {len(client.scheduler_info()['workers'])} worker(s)"
     )
-    booster = DaskLGBMRegressor(**{**params, **objective}).fit(X, codes).booster_
+    placing = _PlacingClient(client)
+    booster = DaskLGBMRegressor(**{**params, **objective, "client": placing}).fit(X, codes)
+    booster = booster.booster_
     classifier.local_model_ = _local_model(booster, params, classes, list(X.columns))
     return classifier
 
