@@ -20,7 +20,8 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from distributed import Client, LocalCluster
+from distributed import Client, KilledWorker, LocalCluster
+from distributed.comm.core import CommClosedError
 
 from nbml.errors import ClusterError, DataError
 from nbml.messages import progress
@@ -112,10 +113,11 @@ def computed(what: str, *collections: Any) -> tuple[Any, ...]:
         return dask.compute(*collections)
     except (ValueError, TypeError) as exc:
         raise DataError(what, [f"the cluster could not read or convert it: {exc}"]) from None
-    except Exception as exc:
-        if type(exc).__name__ in ("KilledWorker", "CommClosedError", "FutureCancelledError"):
-            raise ClusterError(f"{what}: the cluster lost the work ({exc})") from None
-        raise
+    except (KilledWorker, CommClosedError) as exc:
+        raise ClusterError(
+            f"{what}: the cluster lost the work ({exc}); Dask ran it again on other workers "
+            "until it gave up: check the workers' logs and memory (compute.worker_memory)"
+        ) from None
 
 
 # -- checking -----------------------------------------------------------------------
