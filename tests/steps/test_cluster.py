@@ -234,3 +234,42 @@ def test_accuracy_on_the_cluster_is_within_001_of_one_machine(trained):
     alone.fit(*data.split_xy(local_train, "label"))
     X, y = data.split_xy(local_test, "label")
     assert load_model(path).score(X, y) == pytest.approx(alone.score(X, y), abs=0.01)
+
+
+def test_workers_read_a_table_from_s3_and_check_and_split_it(cluster, monkeypatch):
+    """S3 through s3fs, against moto's server on 127.0.0.1 (credentials travel with the tasks)."""
+    import dask.dataframe as dd
+    from moto.server import ThreadedMotoServer
+
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        options = {
+            "key": "testing",
+            "secret": "testing",
+            "client_kwargs": {
+                "endpoint_url": f"http://127.0.0.1:{port}",
+                "region_name": "us-east-1",
+            },
+        }
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket="nbml-data")
+        df = table(3000)
+        df.to_parquet("s3://nbml-data/t.parquet", storage_options=options, row_group_size=1000)
+        frame = dd.read_parquet("s3://nbml-data/t.parquet", storage_options=options)
+        labelled = validate.validate_source(frame, "s3://nbml-data/t.parquet", "label", 0.25, 10)
+        train, test = data.split(labelled, "label", 0.25, 42)
+        assert len(train) + len(test) == len(df)
+        assert compute.small(test["label"].value_counts()).sum() == len(test)
+    finally:
+        server.stop()
