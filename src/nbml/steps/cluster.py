@@ -30,7 +30,10 @@ from nbml.steps.compute import CLIENT_ROWS, LOCAL, default_workers
 
 # A CSV file is read in blocks of this many bytes, one partition each: the
 # partitioning (and so a partition-wise result) depends only on the file.
-BLOCK_BYTES = 64 * 1024 * 1024
+# Parsing a block takes a few times its size on the worker, in memory the
+# worker may not give back to the system soon: small blocks keep workers
+# with a tight memory limit from pausing.
+BLOCK_BYTES = 32 * 1024 * 1024
 # Encodings whose bytes can be cut anywhere between lines (utf-16 cannot).
 _BLOCK_SAFE = re.compile(r"^(utf-8|utf_8|ascii|latin|iso8859|iso-8859|cp\d+|windows-\d+)")
 CONNECT_TIMEOUT = "10s"
@@ -69,11 +72,23 @@ def connect(
 # -- reading ----------------------------------------------------------------------
 def from_bundled(df: pd.DataFrame) -> dd.DataFrame:
     """A bundled dataset (a few hundred rows) as a two-partition Dask frame."""
-    return dd.from_pandas(df, npartitions=2, sort=False)
+    return dd.from_pandas(df, npartitions=2, sort=False).persist()
 
 
 def read_source(path: Path, csv: Any = None) -> dd.DataFrame:
-    """A CSV (in blocks) or Parquet (by row groups) source file as a Dask frame."""
+    """A CSV (in blocks) or Parquet (by row groups) source file, read once into the workers.
+
+    prepare counts, checks, splits and writes the same rows: persisted, they
+    are read from the file once (beyond the workers' memory limit, Dask
+    spills them to the workers' disks), and none of them reaches this process.
+    """
+    frame = _read_source(path, csv)
+    persisted = frame.persist()
+    persisted._meta.attrs.update(frame._meta.attrs)
+    return persisted
+
+
+def _read_source(path: Path, csv: Any = None) -> dd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path}", ["the file is empty (0 bytes)"])
     if path.name.lower().endswith(data.PARQUET_SUFFIXES):
