@@ -273,3 +273,21 @@ def test_workers_read_a_table_from_s3_and_check_and_split_it(cluster, monkeypatc
         assert compute.small(test["label"].value_counts()).sum() == len(test)
     finally:
         server.stop()
+
+
+def test_the_service_answers_with_the_model_trained_on_the_cluster(trained):
+    from nbml.serving.predictor import Predictor, check_rows
+    from nbml.serving.schema import feature_specs
+
+    tmp, (path, _), _ = trained
+    model = load_model(path)
+    train = pd.read_parquet(tmp / "train.parquet")
+    columns = [c for c in train.columns if c != "label"]
+    specs = feature_specs(train, columns, set(columns), {"colour"})
+    predictor = Predictor(model, specs)
+    predictor.self_check(train.head(50))  # keeps a fast path only if it answers the same
+    rows = check_rows(train.head(20), specs)
+    labels, proba = predictor.predict(rows)
+    expected_labels, expected_proba = predictor.reference(rows)
+    assert labels == expected_labels and set(labels) <= set(model.classes_)
+    np.testing.assert_array_equal(proba, expected_proba)
