@@ -155,13 +155,19 @@ def run_pipeline(root: Path, data: Path, dest: Path, scheduler: str | None) -> d
     return {"run": result, "accuracy": metrics["accuracy"]}
 
 
-def bench_one(root: Path, rows: int, cache: Path, cluster: Cluster, tmp: Path) -> dict:
+def bench_one(
+    root: Path, rows: int, cache: Path, cluster: Cluster, tmp: Path, sides: list[str]
+) -> dict:
     data = dataset(rows, cache)
     print(f"bench-dask: {rows:,} rows ({data.stat().st_size / 2**20:.0f} MB) ...", flush=True)
+    result: dict = {"rows": rows, "sides": sides}
     with Peak(cluster.worker_rss) as workers:
-        on_cluster = run_pipeline(root, data, tmp / f"cluster-{rows}", cluster.address)
-    alone = run_pipeline(root, data, tmp / f"alone-{rows}", None)
-    return {"rows": rows, "cluster": on_cluster, "alone": alone, "workers_mb": workers.peak / 2**20}
+        if "cluster" in sides:
+            result["cluster"] = run_pipeline(root, data, tmp / f"cluster-{rows}", cluster.address)
+    result["workers_mb"] = workers.peak / 2**20
+    if "alone" in sides:
+        result["alone"] = run_pipeline(root, data, tmp / f"alone-{rows}", None)
+    return result
 
 
 def print_table(results: list[dict]) -> None:
@@ -171,7 +177,7 @@ def print_table(results: list[dict]) -> None:
         f"{'s/1e6':>7}{'accuracy':>10}"
     )
     for r in results:
-        for where in ("cluster", "alone"):
+        for where in r["sides"]:
             run = r[where]["run"]
             stages = "".join(f"{run.stages[s]:>10.1f}" for s in STAGES)
             workers = f"{r['workers_mb']:>11.0f}" if where == "cluster" else f"{'-':>11}"
@@ -181,7 +187,7 @@ def print_table(results: list[dict]) -> None:
             )
     if len(results) > 1:
         first, last = results[0], results[-1]
-        for where in ("cluster", "alone"):
+        for where in sorted(set(first["sides"]) & set(last["sides"])):
             growth = last[where]["run"].seconds / first[where]["run"].seconds
             print(f"{where}: {last['rows'] / first['rows']:.0f}x the rows, {growth:.2f}x the time")
 
@@ -191,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.bench_dask", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1e6,4e6"))
+    parser.add_argument(
+        "--sides",
+        default=os.environ.get("BENCH_SIDES", "cluster,alone"),
+        help="cluster, alone or both (default: $BENCH_SIDES or both)",
+    )
     parser.add_argument(
         "--cache",
         type=Path,
@@ -209,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             results = [
-                bench_one(root, rows, args.cache, cluster, Path(tmp))
+                bench_one(root, rows, args.cache, cluster, Path(tmp), args.sides.split(","))
                 for rows in parse_rows(args.rows)
             ]
         finally:
