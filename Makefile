@@ -104,3 +104,7 @@ bench-serve: setup ## the model service vs a plain FastAPI endpoint: requests/s,
 .PHONY: bench-scale
 bench-scale: setup ## time dvc repro on synthetic tables (BENCH_ROWS=1e5,1e6,1e7) vs a plain pandas script
 	$(BIN)/python -m tools.bench_scale
+
+.PHONY: bench-dask
+bench-dask: setup ## dvc repro on a loopback Dask cluster vs one machine (BENCH_ROWS=1e6,4e6,1e7)
+	$(BIN)/python -m tools.bench_dask

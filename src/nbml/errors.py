@@ -72,6 +72,10 @@ class MetricError(NbmlError, ValueError):
     """params.yaml asks for a metric this project does not compute."""
 
 
+class ClusterError(NbmlError, RuntimeError):
+    """The Dask scheduler named in compute.scheduler cannot be used, or lost the work."""
+
+
 # -- reports and developer tools -------------------------------------------------
 class ReportError(NbmlError, ValueError):
     """A file the index summary reads is missing or not what a stage writes."""

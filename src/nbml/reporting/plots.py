@@ -58,9 +58,14 @@ def legend_below(fig: Figure, ax: object, ncols: int) -> None:
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=ncols, fontsize=8)
 
 
+def _computed(result: Any) -> Any:
+    """A small result (counts, shares) itself; one from a Dask frame computed on its cluster."""
+    return result.compute() if type(result).__module__.startswith("dask.") else result
+
+
 def class_balance(df: pd.DataFrame, target: str) -> Figure:
-    """Rows per class."""
-    counts = df[target].value_counts()
+    """Rows per class (counted on the cluster for a Dask frame)."""
+    counts = _computed(df[target].value_counts())
     counts = counts.reindex(class_order(counts.index))
     fig = Figure(figsize=(_WIDTH, 2.6), layout="constrained")
     ax = fig.subplots()
@@ -140,7 +145,7 @@ def categorical_by_class(
 
 def missing_values(df: pd.DataFrame) -> Figure | None:
     """Share of missing values per column, for the columns that have any (else None)."""
-    share = df.isna().mean()
+    share = _computed(df.isna().mean())
     share = share[share > 0].sort_values()
     if share.empty:
         return None

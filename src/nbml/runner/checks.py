@@ -19,6 +19,7 @@ dvc.yaml or the package changed since the last run.
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from nbml.messages import shorten
 from nbml.project import PARAMS_FILE, PIPELINE_FILE, ConfigError, Project, find_root
 
 IMPUTE_STRATEGIES = ("mean", "median", "most_frequent")
+# compute.worker_memory: a byte count, or a size as Dask writes it (2GB, 512MiB).
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*([kKMGT]i?B)$")
 # Keys whose string values are paths, in any params.yaml section.
 _PATH_KEYS = ("path", "file", "dir", "folder")
 
@@ -537,6 +540,33 @@ def check_stage_task(proj: Project, stage: str) -> None:
     problems = stage_task_problems(proj, stage)
     if problems:
         raise ParamError(problems)
+
+
+@check("compute")
+def _check_compute(values: dict[str, Any], proj: Project) -> list[str]:
+    # lazy: see "Start-up" in the module docstring
+    from nbml.steps.compute import REGRESSION_REFUSAL, estimator_refusal, scheduler_problems
+    from nbml.steps.task import REGRESSION
+
+    scheduler = values.get("scheduler")
+    problems = scheduler_problems(scheduler)
+    for key in ("workers",):
+        if values.get(key) is not None:
+            problems += _int_at_least(values, "compute", key, 1)
+    memory = values.get("worker_memory")
+    if memory is not None and not (
+        _is_number(memory) and memory > 0 or isinstance(memory, str) and _MEMORY.match(memory)
+    ):
+        problems.append(
+            f"compute.worker_memory: expected null or a size such as 2GB or 512MiB, "
+            f"found {memory!r}"
+        )
+    if scheduler is not None and not problems:
+        refusal = estimator_refusal((proj.params.get("train") or {}).get("estimator"))
+        problems += [refusal] if refusal else []
+        if (proj.params.get("data") or {}).get("task") == REGRESSION:
+            problems.append(REGRESSION_REFUSAL)
+    return problems
 
 
 def _check_paths(proj: Project) -> list[str]:

@@ -83,9 +83,12 @@ def load_recorded_model(project: Project) -> ServedModel:
 
 
 def training_frame(project: Project) -> pd.DataFrame:
-    """The training split the model was fit on (the request schema is read from it)."""
+    """The training split the model was fit on (the request schema is read from it).
+
+    A file, or the folder of part files prepare writes on a Dask cluster.
+    """
     path = project.root / project.path_names["train"]
-    if not path.is_file():
+    if not path.exists():
         raise ServeError(f"{path}: training split not found; run `dvc repro` first")
     return pd.read_parquet(path)
 
@@ -93,7 +96,7 @@ def training_frame(project: Project) -> pd.DataFrame:
 def test_frame(project: Project) -> pd.DataFrame | None:
     """The test split, for the try-it page's example row and the start-up self-check."""
     path = project.root / project.path_names["test"]
-    return pd.read_parquet(path) if path.is_file() else None
+    return pd.read_parquet(path) if path.exists() else None
 
 
 def read_metrics(project: Project) -> dict[str, Any]:

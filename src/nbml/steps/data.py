@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from nbml.errors import DataError
 from nbml.messages import progress, shorten, warn
 from nbml.project import paths
+from nbml.steps.compute import CLIENT_ROWS, active, is_dask, small
 from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
 from nbml.steps.task import (
     CLASSIFICATION,
@@ -403,8 +404,11 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     return problems
 
 
-def _read_table(path: Path, dialect: CsvDialect) -> pd.DataFrame:
+def _read_table(
+    path: Path | io.BytesIO, dialect: CsvDialect, name: Path | None = None
+) -> pd.DataFrame:
     """pandas.read_csv in a dialect; a decoding error is left to the caller."""
+    path_name = name or path
     try:
         return pd.read_csv(
             path,
@@ -416,11 +420,11 @@ def _read_table(path: Path, dialect: CsvDialect) -> pd.DataFrame:
         )
     except pd.errors.EmptyDataError:
         raise DataError(
-            f"{path}", ["the file holds no columns (empty or only blank lines)"]
+            f"{path_name}", ["the file holds no columns (empty or only blank lines)"]
         ) from None
     except pd.errors.ParserError as exc:
         raise DataError(
-            f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
+            f"{path_name}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
         ) from None
 
 
@@ -552,13 +556,29 @@ def _with_sample(
     return MemoryEstimate(rows, columns, table_bytes, int(needed))
 
 
+def _head_bytes(path: Path) -> bytes:
+    """The whole lines of a file's first megabyte."""
+    with open(path, "rb") as fh:
+        head = fh.read(ESTIMATE_BYTES)
+    if len(head) < path.stat().st_size:
+        head = head[: head.rfind(b"\n") + 1 or len(head)]
+    return head
+
+
+def csv_head(path: Path, dialect: CsvDialect) -> pd.DataFrame:
+    """The rows of a CSV file's first megabyte, read in its dialect (errors name the file)."""
+    try:
+        return _read_table(io.BytesIO(_head_bytes(path)), dialect, path)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}", [f"cannot be read as CSV with {dialect.describe()}: {exc}"]
+        ) from None
+
+
 def csv_estimate(path: Path, dialect: CsvDialect, sample: float | int | None) -> MemoryEstimate:
     """Rows and memory of a CSV file's table, extrapolated from its first megabyte."""
     size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(ESTIMATE_BYTES)
-    if len(head) < size:
-        head = head[: head.rfind(b"\n") + 1 or len(head)]
+    head = _head_bytes(path)
     try:
         part = pd.read_csv(
             io.BytesIO(head),
@@ -641,10 +661,11 @@ def load_source(
     ``sample`` is prepare.sample, which the memory check before loading counts on.
     The frame's ``attrs["source"]`` says what was read and how.
     """
+    on_cluster = active().client is not None
     if source in BUNDLED:
         df = plain_dtypes(BUNDLED[source]())
         df.attrs["source"] = f"bundled dataset '{source}'"
-        return df
+        return _to_cluster(df) if on_cluster else df
     if not is_file_source(source):
         raise DataError(
             SOURCE_PARAM,
@@ -659,10 +680,34 @@ def load_source(
         root = root or project_paths.root
         raw_dir = raw_dir if raw_dir is not None else project_paths.relative("raw")
     path = resolve_source_path(source, root, raw_dir)
-    df = plain_dtypes(read_source_file(path, csv, sample))
-    how = f" ({df.attrs['dialect']})" if "dialect" in df.attrs else ""
-    df.attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
+    if on_cluster:
+        df = _cluster().read_source(path, csv)
+    else:
+        df = plain_dtypes(read_source_file(path, csv, sample))
+    attrs = df._meta.attrs if on_cluster else df.attrs
+    how = f" ({attrs['dialect']})" if "dialect" in attrs else ""
+    attrs["source"] = f"{Path(os.path.relpath(path, root)).as_posix()}{how}"
     return df
+
+
+def _cluster() -> Any:
+    """nbml.steps.cluster, imported when a stage first needs it."""
+    # lazy: Dask is imported only when compute.scheduler names a cluster
+    from nbml.steps import cluster
+
+    return cluster
+
+
+def _to_cluster(df: pd.DataFrame) -> Any:
+    frame = _cluster().from_bundled(df)
+    frame._meta.attrs.update(df.attrs)
+    return frame
+
+
+def describe(df: Any) -> str:
+    """What a loaded source is and its size: 'penguins: 344 rows x 8 columns'."""
+    attrs = df._meta.attrs if is_dask(df) else df.attrs
+    return f"{attrs.get('source', 'the source')}: {len(df)} rows x {df.shape[1]} columns"
 
 
 SHOWN_SMALL_CLASSES = 10
@@ -691,8 +736,21 @@ def _class_problems(
     labelled: pd.DataFrame, target: str, test_size: float, min_rows_per_class: int
 ) -> list[str]:
     """What a classification target needs: two classes, enough rows of each for the split."""
+    quantity = detect_task(labelled[target], target)[0] == REGRESSION
+    return class_problems(
+        labelled[target].value_counts(), quantity, target, test_size, min_rows_per_class
+    )
+
+
+def class_problems(
+    counts: pd.Series, quantity: bool, target: str, test_size: float, min_rows_per_class: int
+) -> list[str]:
+    """What keeps the labelled rows' classes (counts per class) from a stratified split.
+
+    ``quantity``: the target looks like a quantity (data.task: auto would call
+    it regression). The cluster passes counts computed on its workers.
+    """
     problems: list[str] = []
-    counts = labelled[target].value_counts()
     if len(counts) < 2:
         found = ", ".join(map(str, counts.index)) or "none"
         problems.append(
@@ -700,7 +758,7 @@ def _class_problems(
         )
     needed = max(min_rows_per_class, 2)
     small = counts[counts < needed]
-    if detect_task(labelled[target], target)[0] == REGRESSION and len(small) > len(counts) / 2:
+    if quantity and len(small) > len(counts) / 2:
         return problems + [
             f"target '{target}' has {len(counts)} distinct numeric values, most of them on "
             f"fewer than {needed} rows, and data.task: classification makes each value a "
@@ -717,7 +775,7 @@ def _class_problems(
             f"... and {len(small) - SHOWN_SMALL_CLASSES} more classes with fewer than "
             f"{needed} rows"
         )
-    n_test = int(round(len(labelled) * test_size))
+    n_test = int(round(int(counts.sum()) * test_size))
     if len(counts) >= 2 and n_test < len(counts):
         problems.append(
             f"prepare.test_size={test_size} gives {n_test} test rows for {len(counts)} "
@@ -766,7 +824,12 @@ def split_strata(df: pd.DataFrame, target: str, test_rows: int, task: str) -> An
 def split(
     df: pd.DataFrame, target: str, test_size: float, seed: int, task: str = CLASSIFICATION
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified train/test split (by class, or by quantile bins), reproducible from the seed."""
+    """Stratified train/test split (by class, or by quantile bins), reproducible from the seed.
+
+    On a cluster the split is by a seeded hash of each row instead.
+    """
+    if is_dask(df):
+        return _cluster().split(df, test_size, seed)
     by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
     train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=by)
     return train.reset_index(drop=True), test.reset_index(drop=True)
@@ -788,14 +851,21 @@ def class_codes(labels: pd.Series) -> np.ndarray:
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    """Write a frame as Parquet, creating the folder (DVC removes outs before a run)."""
+    """Write a frame as Parquet, creating the folder (DVC removes outs before a run).
+
+    A Dask frame becomes a partitioned dataset: a folder of part files.
+    """
+    if is_dask(df):
+        return _cluster().write_parquet(df, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(path, index=False)
     return path
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    """Read a Parquet file written by an upstream stage."""
+    """Read a Parquet file written by an upstream stage (on the cluster, when there is one)."""
+    if active().client is not None:
+        return _cluster().read_parquet(path)
     return pd.read_parquet(path)
 
 
@@ -818,6 +888,8 @@ def sample_source(
     class too rare to stratify falls back to a plain random sample; a
     regression target is stratified by its quantile bins.
     """
+    if is_dask(df):
+        return _cluster().sample_source(df, sample, seed)
     n = len(df) if sample is None else int(round(len(df) * sample)) if sample < 1 else int(sample)
     if n >= len(df):
         return df
@@ -844,7 +916,10 @@ def sample_rows(df: pd.DataFrame, max_rows: int, seed: int = SAMPLE_SEED) -> pd.
 
     Distributions, correlations and a check of a model's predictions look the
     same on a few hundred thousand rows as on millions, at a fraction of the cost.
+    A Dask frame's sample is brought to this process: at most about ``max_rows`` rows.
     """
+    if is_dask(df):
+        return _cluster().sample_rows(df, max_rows, seed)
     if len(df) <= max_rows:
         return df
     return df.sample(n=max_rows, random_state=seed).sort_index()
@@ -881,12 +956,21 @@ def read_target(
 def split_summary(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> pd.DataFrame:
     """Rows per class in each split, or the target's spread in each (regression)."""
     if task == REGRESSION:
-        stats = {"train": train[target].describe(), "test": test[target].describe()}
+        stats = {"train": small(train[target].describe()), "test": small(test[target].describe())}
         return pd.DataFrame(stats).round(4).rename_axis(target)
-    sizes = {"train": train[target].value_counts(), "test": test[target].value_counts()}
+    sizes = {
+        "train": small(train[target].value_counts()),
+        "test": small(test[target].value_counts()),
+    }
     return pd.DataFrame(sizes).rename_axis(target)
 
 
 def announce_task(decision: TaskDecision) -> None:
     """Say prepare's task decision on the terminal too: it shapes every later stage."""
     progress(f"prepare: {decision.describe()}")
+
+
+def client_rows(df: Any) -> pd.DataFrame:
+    """The rows this process fits or infers on: the frame itself, or from a cluster a
+    seeded sample of at most about CLIENT_ROWS rows (the table stays on the workers)."""
+    return sample_rows(df, CLIENT_ROWS) if is_dask(df) else df

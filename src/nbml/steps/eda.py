@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nbml.steps.compute import is_dask, small
+
 
 def overview(df: pd.DataFrame, target: str) -> pd.DataFrame:
     """One row per column: dtype, missing values, distinct values, an example."""
+    if is_dask(df):
+        # lazy: Dask is imported only when compute.scheduler names a cluster
+        from nbml.steps import cluster
+
+        return cluster.overview(df, target)
     rows = []
     for col in df.columns:
         values = df[col]
@@ -27,7 +34,7 @@ def overview(df: pd.DataFrame, target: str) -> pd.DataFrame:
 
 def class_balance(df: pd.DataFrame, target: str) -> pd.DataFrame:
     """Rows and share per class."""
-    counts = df[target].value_counts().sort_index()
+    counts = small(df[target].value_counts()).sort_index()
     return pd.DataFrame({"rows": counts, "share %": (counts / counts.sum() * 100).round(1)})
 
 

@@ -33,6 +33,7 @@ from sklearn.utils import Bunch
 
 from nbml.errors import MetricError
 from nbml.messages import progress
+from nbml.steps.compute import is_dask
 from nbml.steps.resources import stage_threads
 from nbml.steps.transformers import BooleanValues
 
@@ -58,6 +59,20 @@ METRICS: dict[str, Callable[[Labels, Labels, Proba, Labels], float]] = {
 LOWER_IS_BETTER = frozenset({"log_loss"})
 
 
+def predict(model: Any, X: Any) -> tuple[Any, Any]:
+    """Class probabilities and labels; for a Dask frame, computed and kept on the workers."""
+    if is_dask(X):
+        return _distributed().predict(model, X)
+    return model.predict_proba(X), model.predict(X)
+
+
+def _distributed() -> Any:
+    # lazy: Dask is imported only when compute.scheduler names a cluster
+    from nbml.steps import distributed_eval
+
+    return distributed_eval
+
+
 def check_metric_names(names: list[str]) -> None:
     """Refuse unknown metric names, listing the known ones."""
     unknown = [n for n in names if n not in METRICS]
@@ -73,6 +88,8 @@ def compute_metrics(
 ) -> dict[str, float]:
     """The requested metrics, rounded so tiny float noise does not show as a change."""
     check_metric_names(names)
+    if is_dask(proba):
+        return _distributed().compute_metrics(y_true, y_pred, proba, classes, names)
     y, pred, labels = class_codes(np.asarray(y_true), np.asarray(y_pred), np.asarray(classes))
     return {n: round(METRICS[n](y, pred, proba, labels), 6) for n in names}
 
@@ -108,8 +125,12 @@ def predict_with_proba(model: Any, X: pd.DataFrame) -> tuple[Labels, Proba]:
 
     For :data:`ARGMAX_ESTIMATORS` the labels are the classes of highest
     probability, exactly what ``model.predict`` returns (near ties are
-    predicted again to be sure); any other estimator is asked twice.
+    predicted again to be sure); any other estimator is asked twice. For a
+    Dask frame both are computed and kept on the workers.
     """
+    if is_dask(X):
+        proba, labels = _distributed().predict(model, X)
+        return labels, proba
     proba = model.predict_proba(X)
     estimator = model[-1] if isinstance(model, Pipeline) else model
     if not isinstance(estimator, ARGMAX_ESTIMATORS) or proba.shape[1] < 2:
@@ -144,6 +165,8 @@ def confusion_counts(y_true: pd.Series, y_pred: Labels, classes: Labels) -> pd.D
     data; the project's DVC template (.dvc/plots/confusion_counts.json) sums
     the ``count`` field.
     """
+    if is_dask(y_pred):
+        return _distributed().confusion_counts(y_true, y_pred, classes)
     labels = [str(c) for c in classes]
     pairs = pd.crosstab(
         pd.Categorical(np.asarray(y_true).astype(str), categories=labels),
@@ -194,25 +217,33 @@ def _per_class(y_true: pd.Series, proba: Proba, classes: Labels, points: Points)
     return pd.concat(parts, ignore_index=True)
 
 
-def _roc_points(truth: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
-    fpr, tpr, _ = skm.roc_curve(truth, score)
+def _roc_points(
+    truth: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    fpr, tpr, _ = skm.roc_curve(truth, score, sample_weight=weight)
     keep = thin_curve(fpr, tpr)
     return {"fpr": fpr[keep], "tpr": tpr[keep]}
 
 
-def _precision_recall_points(truth: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
-    precision, recall, _ = skm.precision_recall_curve(truth, score)
+def _precision_recall_points(
+    truth: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    precision, recall, _ = skm.precision_recall_curve(truth, score, sample_weight=weight)
     keep = thin_curve(recall, precision)
     return {"recall": recall[keep], "precision": precision[keep]}
 
 
 def roc_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> pd.DataFrame:
     """Per-class one-vs-rest ROC curves, long format (class, fpr, tpr)."""
+    if is_dask(proba):
+        return _distributed().curves(y_true, proba, classes, _roc_points)
     return _per_class(y_true, proba, classes, _roc_points)
 
 
 def precision_recall_rows(y_true: pd.Series, proba: Proba, classes: Labels) -> pd.DataFrame:
     """Per-class precision-recall curves, long format (class, recall, precision)."""
+    if is_dask(proba):
+        return _distributed().curves(y_true, proba, classes, _precision_recall_points)
     return _per_class(y_true, proba, classes, _precision_recall_points)
 
 
@@ -249,6 +280,7 @@ def importance_rows(
     encoded ones, for any estimator. It costs ``repeats`` x columns
     predictions of the rows it is given, so above ``max_rows`` test rows it
     scores one seeded sample of ``max_rows`` (evaluate.importance_sample).
+    From a cluster, that sample is what comes to this process.
     When the model's preprocessing works column by column (the pipeline's
     own), the sample is transformed once and each raw column's output columns
     are permuted together for the bare estimator (:func:`grouped_importance`,
@@ -256,6 +288,8 @@ def importance_rows(
     whole model); otherwise permutation_importance scores the whole model, in parallel.
     ``scoring`` is the scikit-learn scorer whose drop is measured (r2 for regression).
     """
+    if is_dask(X):
+        X, y = _distributed().importance_sample(X, y, max_rows or len(X), seed)
     if max_rows is not None and len(X) > max_rows:
         # one seeded sample for the baseline score and every repeat
         X = X.sample(n=max_rows, random_state=seed)

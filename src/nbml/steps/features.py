@@ -25,7 +25,8 @@ from sklearn.utils.multiclass import type_of_target
 from nbml.errors import FeatureError
 from nbml.messages import shorten
 from nbml.steps import kinds
-from nbml.steps.data import feature_columns
+from nbml.steps.compute import is_dask
+from nbml.steps.data import client_rows, feature_columns
 from nbml.steps.transformers import ISO_FORMAT, BooleanValues, DateParts
 
 NUMERIC, CATEGORICAL, BOOLEAN, DATE = "numeric", "categorical", "boolean", "date"
@@ -95,7 +96,12 @@ def infer_feature_types(
     categorical: list[str] | None = None,
     dates: dict[str, str] | None = None,
 ) -> FeatureTypes:
-    """Each column's kind from its values in ``df`` (the training split), params overrides first."""
+    """Each column's kind from its values in ``df`` (the training split), params overrides first.
+
+    For a Dask frame, the values are looked at in a seeded sample (data.client_rows).
+    """
+    if is_dask(df):
+        df = client_rows(df)
     drop, categorical, dates = list(drop or []), list(categorical or []), dict(dates or {})
     columns = feature_columns(df, target)
     _check_names(columns, {"drop": drop, "categorical": categorical, "dates": list(dates)})

@@ -25,6 +25,7 @@ from sklearn.preprocessing import TargetEncoder
 
 from nbml.errors import ModelError
 from nbml.messages import progress, warn
+from nbml.steps.compute import active, is_dask
 from nbml.steps.task import CLASSIFICATION, REGRESSION, estimator_for
 from nbml.steps.transformers import BooleanValues, DateParts
 
@@ -52,8 +53,17 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.model_selection._split.StratifiedKFold",
     # nbml's own transformers (dates, booleans): plain strings and numbers inside
     *(f"{cls.__module__}.{cls.__qualname__}" for cls in (DateParts, BooleanValues)),
+    # LightGBM (train on a Dask cluster): the estimator's settings, and the
+    # booster, which is kept as LightGBM's model text and parsed back on load
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.basic.Booster",
 )
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+TARGET_ENCODING_REFUSAL = (
+    "featurize.target_encode_above: a category is target encoded, which is cross-fitted on "
+    "one machine only, and compute.scheduler names a Dask cluster; set "
+    "featurize.target_encode_above: null (or compute.scheduler: null)"
+)
 # Training rows train scores and re-predicts after reloading the model file:
 # a full prediction of millions of rows costs more than the check tells.
 CHECK_ROWS = 20_000
@@ -86,11 +96,25 @@ def estimator_class(import_path: str) -> type:
     return cls
 
 
+def _distributed() -> Any:
+    """nbml.steps.distributed_model, imported when a stage first trains or scores on a cluster."""
+    # lazy: LightGBM and Dask are imported only when compute.scheduler names a cluster
+    from nbml.steps import distributed_model
+
+    return distributed_model
+
+
 def make_estimator(
     import_path: str, kwargs: dict[str, Any] | None, task: str = CLASSIFICATION
 ) -> ClassifierMixin:
-    """Instantiate the configured estimator (``auto``: the task's), refusing unknown keywords."""
+    """Instantiate the configured estimator (``auto``: the task's), refusing unknown keywords.
+
+    With a cluster (compute.scheduler), its Dask twin; one that cannot train
+    on Dask collections is refused, naming those that can.
+    """
     import_path = estimator_for(import_path, task)
+    if active().client is not None:
+        return _distributed().make_estimator(import_path, kwargs)
     cls = estimator_class(import_path)
     kwargs = dict(kwargs or {})
     signature = inspect.signature(cls.__init__)
@@ -107,9 +131,18 @@ def make_estimator(
 
 def fit_estimator(classifier: ClassifierMixin, X: Any, y: Any) -> ClassifierMixin:
     """Fit the estimator, saying on the terminal what is being fitted (it can take minutes)."""
+    if is_dask(X):
+        return _distributed().fit(classifier, X, y)
     name = type(classifier).__name__
     progress(f"train: fitting {name} on {X.shape[0]:,} rows x {X.shape[1]} columns")
     return classifier.fit(X, y)
+
+
+def preprocess(preprocessor: Any, X: Any) -> Any:
+    """The fitted preprocessor applied to raw rows (on the workers, for a Dask frame)."""
+    if is_dask(X):
+        return _distributed().preprocess(preprocessor, X)
+    return preprocessor.transform(X)
 
 
 def training_matrix(preprocessor: Any, X: Any, y: Any) -> Any:
@@ -119,8 +152,15 @@ def training_matrix(preprocessor: Any, X: Any, y: Any) -> Any:
     ``transform`` would encode each training row with its own label, which the
     estimator would then overfit. Such a preprocessor is fitted again on the
     same rows (same seeded folds: the same fitted state) with fit_transform.
+    On a cluster the rows are transformed on the workers; a target encoding,
+    which cannot be cross-fitted there, is refused.
     """
-    if any(isinstance(step, TargetEncoder) for step in _steps(preprocessor)):
+    encodes = any(isinstance(step, TargetEncoder) for step in _steps(preprocessor))
+    if is_dask(X):
+        if encodes:
+            raise ModelError(TARGET_ENCODING_REFUSAL)
+        return preprocess(preprocessor, X)
+    if encodes:
         return preprocessor.fit_transform(X, y)
     return preprocessor.transform(X)
 
@@ -136,7 +176,12 @@ def _steps(node: Any) -> list[Any]:
 
 
 def compose(preprocessor: Any, estimator: ClassifierMixin) -> Pipeline:
-    """The served model: raw source columns in, class labels (or quantities) out."""
+    """The served model: raw source columns in, class labels (or quantities) out.
+
+    A model trained on a cluster is stored as one machine's model.
+    """
+    if type(estimator).__module__ == "lightgbm.dask":
+        estimator = _distributed().to_local(estimator)
     return Pipeline([("preprocess", preprocessor), ("classify", estimator)])
 
 

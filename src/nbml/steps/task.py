@@ -97,6 +97,12 @@ def detect_task(labels: pd.Series, target: str) -> tuple[str, str]:
     )
 
 
+def counts_look_continuous(counts: pd.Series) -> bool:
+    """:func:`detect_task`'s rule for a numeric target from its counts per value alone."""
+    distinct = len(counts)
+    return distinct > MIN_DISTINCT and distinct / max(int(counts.sum()), 1) > MIN_DISTINCT_SHARE
+
+
 def check_task_param(requested: Any) -> list[str]:
     """Problems with data.task itself (not with the data)."""
     if requested in TASKS:

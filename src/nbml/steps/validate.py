@@ -29,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from nbml.messages import shorten, warn
+from nbml.steps.compute import is_dask, small
 from nbml.steps.data import DataError, check_dataset, source_label
 from nbml.steps.task import CLASSIFICATION
 
@@ -142,13 +143,7 @@ def _describe_failures(
             )
         elif check == "one_kind_of_value":
             dominant, kinds = _dominant_kind(df[column])
-            others = ", ".join(f"{n} {k}" for k, n in kinds.most_common() if k != dominant)
-            problems.append(
-                f"column '{column}': mixed types: expected only {dominant} values "
-                f"({kinds[dominant]} found), also found {others}: {_show(values)}{where_rows}; "
-                f"fix the values, or declare the column's type in params.yaml prepare.schema "
-                f"(e.g. {column}: str)"
-            )
+            problems.append(_mixed_message(str(column), dominant, kinds, values, where_rows))
         elif str(check).startswith(("coerce_dtype", "dtype")):
             declared = declared_types.get(str(column), str(check))
             problems.append(
@@ -160,6 +155,19 @@ def _describe_failures(
         else:
             problems.append(f"column '{column}': failed {check}: {_show(values)}{where_rows}")
     return list(dict.fromkeys(problems))
+
+
+def _mixed_message(
+    column: str, dominant: str, kinds: Counter[str], values: list[Any], where_rows: str
+) -> str:
+    """The 'mixed types' problem of one column (also said by the cluster's check)."""
+    others = ", ".join(f"{n} {k}" for k, n in kinds.most_common() if k != dominant)
+    return (
+        f"column '{column}': mixed types: expected only {dominant} values "
+        f"({kinds[dominant]} found), also found {others}: {_show(values)}{where_rows}; "
+        f"fix the values, or declare the column's type in params.yaml prepare.schema "
+        f"(e.g. {column}: str)"
+    )
 
 
 # -- the entry point -----------------------------------------------------------
@@ -181,6 +189,13 @@ def validate_source(
     in ``drop`` (params.yaml ``data.drop``) are not checked, as no stage uses them;
     ``task`` (prepare's decision) says whether the target is checked as classes.
     """
+    if is_dask(df):
+        # lazy: Dask is imported only when compute.scheduler names a cluster
+        from nbml.steps import cluster
+
+        return cluster.validate_source(
+            df, source, target, test_size, min_rows_per_class, schema, drop, task
+        )
     where = source_label(source)
     if df.shape[1] == 0:
         raise DataError(where, ["no columns: the table is empty"])
@@ -288,9 +303,9 @@ def unseen_categories(model: Any, X: pd.DataFrame) -> dict[str, dict[str, int]]:
             if column not in X.columns:
                 continue
             values = X[column].dropna()
-            new = values[~values.isin(list(known))]
-            if len(new):
-                counts = new.value_counts().sort_index()
+            # on a cluster only the counts come back
+            counts = small(values[~values.isin(list(known))].value_counts()).sort_index()
+            if counts.sum():
                 unseen[column] = {str(k): int(v) for k, v in counts.items()}
     return unseen
 

@@ -1,0 +1,293 @@
+"""The Dask backend (compute.scheduler) on a LocalCluster on loopback.
+
+One cluster for the module (two one-thread workers): a LocalCluster starts in
+about two seconds, more than most of these tests take. Each test compares the
+cluster's answer with the single-machine one on the same data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbml.errors import ClusterError, DataError, ModelError
+from nbml.steps import compute, data, evaluation, validate
+from nbml.steps.features import build_preprocessor, infer_feature_types
+from nbml.steps.model import (
+    compose,
+    fit_estimator,
+    load_model,
+    make_estimator,
+    preprocess,
+    save_model,
+)
+from tools.loopback import free_port
+
+METRICS = ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr", "log_loss"]
+LGBM = "lightgbm.LGBMClassifier"
+LGBM_KWARGS = {"n_estimators": 40, "num_leaves": 15, "random_state": 42}
+
+
+def table(n: int, seed: int = 0) -> pd.DataFrame:
+    """A three-class table with numbers, a category, gaps, and rows sorted by class."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    colour = rng.choice(["red", "green", "blue"], n)
+    score = x[:, 0] + 0.5 * x[:, 1] + (colour == "red") * 0.8 + rng.normal(scale=0.5, size=n)
+    label = np.array(["low", "mid", "high"])[np.digitize(score, [-0.5, 0.7])]
+    df = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "colour": colour, "label": label})
+    df.loc[rng.random(n) < 0.03, "b"] = np.nan
+    # sorted by class, as exported tables often are: a worker may see one class only
+    return df.sort_values("label", kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    backend = compute.start("local", 2, "1GiB")
+    yield backend
+    compute.stop()
+
+
+@pytest.fixture(scope="module")
+def csv_source(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("project")
+    (root / "raw").mkdir()
+    table(6000).to_csv(root / "raw" / "t.csv", index=False)
+    return root, root / "raw" / "t.csv"
+
+
+def test_scheduler_values_are_checked_with_a_clear_message():
+    assert compute.scheduler_problems(None) == []
+    assert compute.scheduler_problems("local") == []
+    assert compute.scheduler_problems("tcp://127.0.0.1:8786") == []
+    (problem,) = compute.scheduler_problems("127.0.0.1:8786")
+    assert "compute.scheduler" in problem and "tcp://127.0.0.1:8786" in problem
+    with pytest.raises(ClusterError, match="compute.scheduler"):
+        compute.start("laptop")
+
+
+def test_no_scheduler_keeps_pandas_and_starts_nothing(csv_source):
+    root, _ = csv_source
+    backend = compute.start(None)
+    assert backend.client is None and "pandas" in backend.describe()
+    assert isinstance(data.load_source("raw/t.csv", root=root, raw_dir="raw"), pd.DataFrame)
+
+
+def test_a_scheduler_nobody_runs_is_named():
+    unused_tcp_port = free_port()
+    with pytest.raises(ClusterError, match=rf"tcp://127.0.0.1:{unused_tcp_port}.*dask scheduler"):
+        compute.start(f"tcp://127.0.0.1:{unused_tcp_port}")
+
+
+def test_a_sklearn_estimator_is_refused_naming_the_dask_ones(cluster):
+    with pytest.raises(ModelError, match="HistGradientBoostingClassifier.*lightgbm.LGBMClassifier"):
+        make_estimator("sklearn.ensemble.HistGradientBoostingClassifier", {})
+
+
+def test_the_params_check_refuses_it_before_any_stage_runs(monkeypatch):
+    from nbml.runner import checks
+
+    project = type("P", (), {"params": {"train": {"estimator": "sklearn.svm.SVC"}}})()
+    problems = checks._check_compute({"scheduler": "local"}, project)
+    assert len(problems) == 1 and "lightgbm.dask.DaskLGBMClassifier" in problems[0]
+    assert checks._check_compute({"scheduler": None}, project) == []
+    bad = checks._check_compute({"scheduler": "local", "worker_memory": "lots"}, project)
+    assert "compute.worker_memory" in bad[0]
+
+
+def test_csv_is_read_on_the_cluster_in_its_dialect(cluster, csv_source):
+    root, path = csv_source
+    frame = data.load_source("raw/t.csv", root=root, raw_dir="raw")
+    assert compute.is_dask(frame)
+    assert data.describe(frame).startswith("raw/t.csv (delimiter ','")
+    local = data.read_csv(path)
+    back = frame.compute().reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, local, check_dtype=False)
+
+
+def test_the_same_problems_are_found_on_the_cluster(cluster, tmp_path):
+    df = table(3000)
+    df["empty"] = np.nan
+    df["mixed"] = df["colour"].where(np.arange(len(df)) % 97 != 0, "12")
+    (tmp_path / "raw").mkdir()
+    df.to_csv(tmp_path / "raw" / "bad.csv", index=False)
+    frame = data.load_source("raw/bad.csv", root=tmp_path, raw_dir="raw")
+    with pytest.raises(DataError) as on_cluster:
+        validate.validate_source(frame, "raw/bad.csv", "label", 0.25, 10)
+    with pytest.raises(DataError) as alone:
+        local = data.read_csv(tmp_path / "raw" / "bad.csv")
+        validate.validate_source(local, "raw/bad.csv", "label", 0.25, 10)
+    heads = sorted(p.split(":")[0] + p.split(":")[1] for p in on_cluster.value.problems)
+    assert heads == sorted(p.split(":")[0] + p.split(":")[1] for p in alone.value.problems)
+    assert any("mixed types" in p and "31 number" in p for p in on_cluster.value.problems)
+
+
+def test_a_class_too_small_is_refused_on_the_cluster(cluster):
+    df = table(400)
+    df.loc[:2, "label"] = "rare"
+    frame = compute_frame(df, 3)
+    with pytest.raises(DataError, match="class 'rare' of target 'label' has 3 row"):
+        validate.validate_source(frame, "t", "label", 0.25, 10)
+
+
+def compute_frame(df: pd.DataFrame, partitions: int):
+    import dask.dataframe as dd
+
+    return dd.from_pandas(df, npartitions=partitions, sort=False)
+
+
+def test_the_split_is_the_same_on_every_run_and_partitioning(cluster):
+    df = table(5000)
+    first = [part.compute() for part in data.split(compute_frame(df, 4), "label", 0.25, 42)]
+    again = [part.compute() for part in data.split(compute_frame(df, 4), "label", 0.25, 42)]
+    other = [part.compute() for part in data.split(compute_frame(df, 7), "label", 0.25, 42)]
+    for a, b, c in zip(first, again, other, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), c.reset_index(drop=True))
+    train, test = first
+    assert len(train) + len(test) == len(df) and abs(len(test) / len(df) - 0.25) < 0.03
+    shares = test["label"].value_counts(normalize=True) - df["label"].value_counts(normalize=True)
+    assert shares.abs().max() < 0.03  # stratified in expectation
+    seeded = data.split(compute_frame(df, 4), "label", 0.25, 7)[1].compute()
+    assert not seeded.index.equals(test.index)
+
+
+def test_prepared_splits_are_partitioned_parquet_datasets(cluster, tmp_path):
+    train, _ = data.split(compute_frame(table(2000), 3), "label", 0.25, 42)
+    out = data.write_parquet(train, tmp_path / "prepared" / "train.parquet")
+    assert out.is_dir() and len(list(out.glob("*.parquet"))) == 3
+    # the pandas path reads the folder too (the service's schema, bounded samples)
+    assert len(pd.read_parquet(out)) == len(train)
+    assert len(data.sample_rows(data.read_parquet(out), 500)) <= 550
+
+
+@pytest.fixture(scope="module")
+def trained(cluster, tmp_path_factory):
+    """The train and evaluate stages' calls on the cluster, and the same data on one machine."""
+    tmp = tmp_path_factory.mktemp("trained")
+    df = table(8000, seed=1)
+    train, test = data.split(compute_frame(df, 4), "label", 0.25, 42)
+    data.write_parquet(train, tmp / "train.parquet")
+    data.write_parquet(test, tmp / "test.parquet")
+    rows = data.read_parquet(tmp / "train.parquet")
+    types = infer_feature_types(rows, "label")
+    X, y = data.split_xy(rows, "label")
+    preprocessor = build_preprocessor(types).fit(data.client_rows(X))
+    models = []
+    for run in range(2):
+        classifier = make_estimator(LGBM, LGBM_KWARGS)
+        fit_estimator(classifier, preprocess(preprocessor, X), y)
+        models.append(save_model(compose(preprocessor, classifier), tmp / f"model{run}.skops"))
+    return tmp, models, preprocessor
+
+
+def test_two_fits_on_the_cluster_save_the_same_bytes(trained):
+    _, (first, second), _ = trained
+    assert first.read_bytes() == second.read_bytes()
+    assert b"127.0.0.1" not in first.read_bytes()
+
+
+def test_the_saved_model_is_a_single_machine_pipeline(trained):
+    tmp, (path, _), _ = trained
+    model = load_model(path)
+    assert type(model).__name__ == "Pipeline"
+    assert type(model.steps[-1][1]).__name__ == "LGBMClassifier"
+    assert sorted(model.classes_) == ["high", "low", "mid"]
+    X_test, _ = data.split_xy(pd.read_parquet(tmp / "test.parquet"), "label")
+    proba = model.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(model.predict(X_test)) == list(model.classes_[proba.argmax(axis=1)])
+
+
+def test_metrics_on_the_cluster_match_the_same_predictions_on_one_machine(trained):
+    tmp, (path, _), _ = trained
+    model = load_model(path)
+    X, y = data.split_xy(data.read_parquet(tmp / "test.parquet"), "label")
+    proba, predicted = evaluation.predict(model, X)
+    on_cluster = evaluation.compute_metrics(y, predicted, proba, model.classes_, METRICS)
+    local = pd.read_parquet(tmp / "test.parquet")
+    X_l, y_l = data.split_xy(local, "label")
+    alone = evaluation.compute_metrics(
+        y_l, model.predict(X_l), model.predict_proba(X_l), model.classes_, METRICS
+    )
+    for name in ("accuracy", "balanced_accuracy", "f1_macro"):
+        assert on_cluster[name] == pytest.approx(alone[name], abs=1e-6)
+    assert on_cluster["log_loss"] == pytest.approx(alone["log_loss"], abs=1e-4)
+    assert on_cluster["roc_auc_ovr"] == pytest.approx(alone["roc_auc_ovr"], abs=2e-3)
+    confusion = evaluation.confusion_counts(y, predicted, model.classes_)
+    expected = evaluation.confusion_counts(y_l, model.predict(X_l), model.classes_)
+    pd.testing.assert_frame_equal(confusion, expected)
+    roc = evaluation.roc_rows(y, proba, model.classes_)
+    assert set(roc["class"]) == set(model.classes_) and len(roc) <= 3 * 202
+
+
+def test_accuracy_on_the_cluster_is_within_001_of_one_machine(trained):
+    tmp, (path, _), preprocessor = trained
+    local_train = pd.read_parquet(tmp / "train.parquet")
+    local_test = pd.read_parquet(tmp / "test.parquet")
+    import lightgbm
+
+    alone = compose(preprocessor, lightgbm.LGBMClassifier(**LGBM_KWARGS, verbose=-1))
+    alone.fit(*data.split_xy(local_train, "label"))
+    X, y = data.split_xy(local_test, "label")
+    assert load_model(path).score(X, y) == pytest.approx(alone.score(X, y), abs=0.01)
+
+
+def test_workers_read_a_table_from_s3_and_check_and_split_it(cluster, monkeypatch):
+    """S3 through s3fs, against moto's server on 127.0.0.1 (credentials travel with the tasks)."""
+    import dask.dataframe as dd
+    from moto.server import ThreadedMotoServer
+
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        options = {
+            "key": "testing",
+            "secret": "testing",
+            "client_kwargs": {
+                "endpoint_url": f"http://127.0.0.1:{port}",
+                "region_name": "us-east-1",
+            },
+        }
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket="nbml-data")
+        df = table(3000)
+        df.to_parquet("s3://nbml-data/t.parquet", storage_options=options, row_group_size=1000)
+        frame = dd.read_parquet("s3://nbml-data/t.parquet", storage_options=options)
+        labelled = validate.validate_source(frame, "s3://nbml-data/t.parquet", "label", 0.25, 10)
+        train, test = data.split(labelled, "label", 0.25, 42)
+        assert len(train) + len(test) == len(df)
+        assert compute.small(test["label"].value_counts()).sum() == len(test)
+    finally:
+        server.stop()
+
+
+def test_the_service_answers_with_the_model_trained_on_the_cluster(trained):
+    from nbml.serving.predictor import Predictor, check_rows
+    from nbml.serving.schema import feature_specs
+
+    tmp, (path, _), _ = trained
+    model = load_model(path)
+    train = pd.read_parquet(tmp / "train.parquet")
+    columns = [c for c in train.columns if c != "label"]
+    specs = feature_specs(train, columns, set(columns), {"colour"})
+    predictor = Predictor(model, specs)
+    predictor.self_check(train.head(50))  # keeps a fast path only if it answers the same
+    rows = check_rows(train.head(20), specs)
+    labels, proba = predictor.predict(rows)
+    expected_labels, expected_proba = predictor.reference(rows)
+    assert labels == expected_labels and set(labels) <= set(model.classes_)
+    np.testing.assert_array_equal(proba, expected_proba)
