@@ -104,3 +104,12 @@ def test_a_missing_or_broken_input_names_the_file(files):
     files["baseline"].write_text("{not json")
     with pytest.raises(ReportError, match=r"baseline.json: not valid JSON"):
         overview.gather(PARAMS, "classification", files)
+
+
+def test_rows_of_a_split_written_as_a_folder_of_part_files(tmp_path):
+    folder = tmp_path / "train.parquet"
+    folder.mkdir()
+    pd.DataFrame({"a": range(3)}).to_parquet(folder / "part.0.parquet")
+    pd.DataFrame({"a": range(4)}).to_parquet(folder / "part.1.parquet")
+    assert overview.parquet_rows(folder) == 7
+    assert overview.parquet_rows(folder / "part.1.parquet") == 4

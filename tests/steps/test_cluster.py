@@ -133,6 +133,41 @@ def test_a_class_too_small_is_refused_on_the_cluster(cluster):
         validate.validate_source(frame, "t", "label", 0.25, 10)
 
 
+def test_a_quantity_target_is_named_on_the_cluster_as_on_one_machine(cluster):
+    df = table(400)
+    df["label"] = np.arange(len(df)) * 0.5  # 400 distinct values: a quantity
+    with pytest.raises(DataError, match="data.task: classification makes each value") as alone:
+        validate.validate_source(df, "t", "label", 0.25, 10)
+    with pytest.raises(DataError) as on_cluster:
+        validate.validate_source(compute_frame(df, 3), "t", "label", 0.25, 10)
+    assert on_cluster.value.problems == alone.value.problems
+
+
+def test_regression_is_refused_on_the_cluster_naming_the_parameters(cluster):
+    from nbml.runner import checks
+
+    df = table(400)
+    df["label"] = np.arange(len(df)) * 0.5
+    with pytest.raises(DataError, match="data.task: regression.*compute.scheduler: null"):
+        validate.validate_source(compute_frame(df, 3), "t", "label", 0.25, 10, task="regression")
+    params = {"train": {"estimator": LGBM}, "data": {"task": "regression"}}
+    project = type("P", (), {"params": params})()
+    (problem,) = checks._check_compute({"scheduler": "local"}, project)
+    assert problem.startswith("data.task: regression") and "compute.scheduler: null" in problem
+
+
+def test_a_target_encoding_is_refused_on_the_cluster(cluster):
+    from nbml.steps.model import training_matrix
+
+    df = table(600)
+    df["city"] = [f"c{i % 150}" for i in range(len(df))]
+    X, y = data.split_xy(df, "label")
+    types = infer_feature_types(df, "label")
+    preprocessor = build_preprocessor(types, target_encode_above=100, y=y).fit(X, y)
+    with pytest.raises(ModelError, match="featurize.target_encode_above: null"):
+        training_matrix(preprocessor, compute_frame(X, 2), compute_frame(y.to_frame(), 2)["label"])
+
+
 def compute_frame(df: pd.DataFrame, partitions: int):
     import dask.dataframe as dd
 

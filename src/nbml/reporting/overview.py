@@ -51,7 +51,12 @@ class Facts:
 
 
 def parquet_rows(path: Path) -> int:
-    """Rows of a Parquet file, from its footer (the data is not read)."""
+    """Rows of a Parquet file, from its footer (the data is not read).
+
+    A split written on a cluster is a folder of part files: their rows summed.
+    """
+    if path.is_dir():
+        return sum(parquet_rows(part) for part in sorted(path.glob("*.parquet")))
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 

@@ -948,8 +948,11 @@ def read_target(
             skipinitialspace=True,
             usecols=lambda name: str(name).strip() == target,
         )
-    except (DataError, KeyError, ValueError, OSError, pd.errors.ParserError):
-        return None  # ValueError: pyarrow's and pandas' errors for a missing column
+    except (DataError, KeyError, ValueError, OSError, ImportError, pd.errors.ParserError):
+        # ValueError: pyarrow's and pandas' errors for a missing column; ImportError:
+        # the runner keeps pyarrow out of its process (runner.stage.fast_imports), so
+        # a Parquet source is left to prepare's kernel
+        return None
     return plain_dtypes(column).iloc[:, 0] if column.shape[1] == 1 else None
 
 
