@@ -1,7 +1,9 @@
 """Metrics for people: which way is better, what each one means, numbers to read.
 
 Shared by the evaluate stage (the model card), the report stage (the summary
-at the top of the index) and the live status of ``reports/status.js``. Plain
+at the top of the index), the live status of ``reports/status.js``, the
+comparison page and the pull-request report: METRIC_INFO is the one place that
+says which way each metric is better. Plain
 Python, no data libraries: what it says about a metric is the same everywhere.
 """
 
@@ -42,6 +44,10 @@ METRIC_INFO: dict[str, tuple[bool, str]] = {
     ),
     "mae": (False, "average size of an error, in the target's unit (mean absolute error)"),
     "mse": (False, "mean squared error, in the target's unit squared"),
+    "median_absolute_error": (
+        False,
+        "the middle error size: half the test rows are predicted closer than this",
+    ),
     "r2": (
         True,
         "share of the target's variance the model explains (1: all, 0: no better than the mean)",
