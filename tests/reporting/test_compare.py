@@ -11,8 +11,7 @@ import pytest
 
 from conftest import copy_project, run
 from nbml.project import Project
-from nbml.reporting import compare
-from nbml.reporting import pr_report
+from nbml.reporting import compare, pr_report
 from nbml.reporting.pr_report import experiments_table
 
 METRICS = "outputs/metrics.json"

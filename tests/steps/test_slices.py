@@ -1,4 +1,4 @@
-"""Unit tests of nbml.steps.slices: the regression error by target quantile and the weakest slice."""
+"""Unit tests of nbml.steps.slices: regression error by target quantile, the weakest slice."""
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,8 @@ def test_the_table_stays_bounded_and_merges_repeated_values():
 def test_the_weakest_slice_is_named_in_a_sentence(scored):
     table = slices.error_by_quantile(*scored)
     sentence = slices.weakest_sentence(table, "price")
-    assert sentence == "Largest errors where price is above 6.25: mae 4.00 (rmse 4.12, 2 test rows)."
+    expected = "Largest errors where price is above 6.25: mae 4.00 (rmse 4.12, 2 test rows)."
+    assert sentence == expected
     first = table.copy()
     first.loc[0, "mae"] = 9.0
     assert "where price is at most 2.75: mae 9.00" in slices.weakest_sentence(first, "price")
