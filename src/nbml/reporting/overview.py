@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from nbml.errors import ReportError
 from nbml.project import parse_file
 from nbml.steps import per_class, slices
-from nbml.steps.summary import definition, fmt, higher_is_better
+from nbml.steps.summary import definition, fmt, higher_is_better, reading_order
 
 BASES = (("HEAD", "vs last commit"), ("main", "vs main"))
 # Written next to the index by `make repro` / `make status` (nbml.reporting.status);
@@ -94,11 +94,10 @@ def _weakest(task: str, target: str, files: dict[str, Path]) -> str:
 
 
 def _ordered(scores: dict[str, float], names: Any) -> dict[str, float]:
-    """Metrics in params.yaml's order (the first is the headline), then the others in the
-    metrics file's order (evaluate.metrics: auto keeps the task's own order: accuracy or r2
-    first)."""
+    """Metrics in params.yaml's order (the first is the headline), then the others in
+    summary's reading order (evaluate.metrics: auto: accuracy or r2 first)."""
     first = [n for n in names if n in scores] if isinstance(names, list) else []
-    return {n: scores[n] for n in first + [n for n in scores if n not in first]}
+    return {n: scores[n] for n in first + reading_order(set(scores) - set(first))}
 
 
 def per_class_frame(path: Path, task: str = "classification", target: str = "") -> pd.DataFrame:
