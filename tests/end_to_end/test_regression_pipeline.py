@@ -23,6 +23,7 @@ from nbml.serving.app import create_app
 from nbml.serving.settings import Settings
 from nbml.steps.model import load_model
 from nbml.steps.regression import MAX_PLOT_POINTS, METRICS
+from nbml.steps.summary import fmt
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +85,29 @@ def test_metrics_are_the_regression_ones_and_beat_the_mean(repo):
     assert "median_absolute_error" in shown
 
 
+def test_index_summary_card_and_slices_are_those_of_a_regression(repo):
+    metrics = json.loads((repo / "outputs/metrics.json").read_text())
+    reference = json.loads((repo / "outputs/baseline.json").read_text())
+    assert reference["strategy"] == "training mean" and set(reference["metrics"]) == set(METRICS)
+    assert reference["metrics"]["r2"] <= 0 < metrics["r2"]
+    index = (repo / "reports/index.html").read_text()
+    headline = f"r2 {fmt(metrics['r2'], [reference['metrics']['r2']])}; always answering the "
+    assert headline + f"training mean ({reference['answer']}): " in index
+    assert "Regression</b> of <code>consumption</code>" in index
+    slices = json.loads((repo / "outputs/per_class.json").read_text())
+    assert list(slices) == ["q1", "q2", "q3", "q4"]
+    assert sum(s["rows"] for s in slices.values()) == round(ROWS * 0.25)
+    assert f"Largest errors where {TARGET} is" in index
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    assert "q4" in json.dumps(shown)
+    card = (repo / "data/models/card.md").read_text()
+    assert "regression of the quantity `consumption`" in card and "classes:" not in card
+    assert "Errors by range of the target" in card and "training mean of consumption" in card
+    with TestClient(create_app(Settings(repo))) as client:
+        page = client.get("/card")
+        assert page.status_code == 200 and "Errors by range of the target" in page.text
+
+
 def test_plot_files_exist_are_bounded_and_dvc_draws_only_this_tasks(repo):
     plots = repo / "outputs/plots"
     versus = pd.read_csv(plots / "predicted_actual.csv")
@@ -124,6 +148,8 @@ def test_compare_page_and_pr_report_show_regression_metrics(repo):
     run([sys.executable, "-m", "nbml.reporting.pr_report", "--base", "HEAD"], repo)
     report = (repo / "reports/pr-report.md").read_text()
     assert "rmse" in report and "accuracy" in report
+    # directions from nbml.steps.summary: a regression metric against the penguins commit is new
+    assert "- **rmse** ↓: " in report and "- **r2** ↑: " in report
     assert "(pr-report/predicted_actual.png)" in report
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import copy_project, run
 from nbml.project import Project
-from nbml.reporting import compare
+from nbml.reporting import compare, pr_report
 from nbml.reporting.pr_report import experiments_table
 
 METRICS = "outputs/metrics.json"
@@ -78,6 +78,26 @@ def test_metrics_table_marks_best_and_greys_failed() -> None:
     md = experiments_table(revs)
     assert "| good-exp | success | 0.01 | 0.9 |" in md
     assert "| bad-exp | failed | - | - |" in md
+    assert "| experiment | status | log_loss ↓ |" in md
+
+
+def test_pr_report_verdicts_know_which_way_is_better(monkeypatch, tmp_path) -> None:
+    diff = {
+        METRICS: {
+            "accuracy": {"old": 0.9, "new": 0.95},
+            "log_loss": {"old": 0.2, "new": 0.3},
+            "median_absolute_error": {"old": 2.0, "new": 1.5},
+            "r2": {"new": 0.8},
+        }
+    }
+    monkeypatch.setattr(pr_report, "metrics_diff", lambda root, base: diff)
+    lines = pr_report.verdicts(tmp_path, "main", METRICS).splitlines()
+    assert lines[0].startswith("- **accuracy** ↑: 0.950 (+0.05 ▲ better)")
+    assert lines[1].startswith("- **log_loss** ↓: 0.300 (+0.1 ▲ worse)")
+    assert lines[2].startswith("- **median_absolute_error** ↓: 1.50 (-0.5 ▼ better)")
+    assert lines[3] == "- **r2** ↑: 0.800 (new)"
+    monkeypatch.setattr(pr_report, "metrics_diff", lambda root, base: None)
+    assert "No metrics" in pr_report.verdicts(tmp_path, "main", METRICS)
 
 
 def test_flatten_keeps_lists_as_values() -> None:

@@ -10,7 +10,7 @@ import pytest
 from nbml.project import paths
 from nbml.reporting import card, overview
 from nbml.serving.loading import file_md5
-from nbml.steps import baseline, data, evaluation, per_class
+from nbml.steps import baseline, data, evaluation, per_class, slices
 from nbml.steps.model import load_model
 
 NAMES = ["accuracy", "balanced_accuracy", "log_loss"]
@@ -117,3 +117,34 @@ def test_small_classes_are_listed_as_a_limit(small):
         weakest="",
     )
     assert ("Small classes: b (5 test rows)" in card._limits(facts)) is small
+
+
+def test_a_regression_card_says_what_quantity_it_predicts_with_slices_and_no_classes():
+    import numpy as np  # lazy: only this test fits a regressor
+    from sklearn.ensemble import HistGradientBoostingRegressor  # lazy: only this test
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"weight": rng.uniform(800, 2200, 200)})
+    y = pd.Series(X["weight"] / 200 + rng.normal(0, 0.3, 200), name="consumption")
+    model = HistGradientBoostingRegressor(max_iter=20).fit(X, y)
+    predicted = model.predict(X)
+    reference = baseline.baseline("regression", y, y, names=["r2", "rmse"])
+    table = slices.error_by_quantile(y, predicted)
+    facts = card.CardFacts(
+        target="consumption",
+        task="regression",
+        source="data/raw/cars.csv",
+        train_rows=200,
+        test_rows=200,
+        feature_types={"numeric": ["weight"], "categorical": []},
+        scores={"r2": 0.9, "rmse": 0.4},
+        baseline=reference,
+        baseline_text=baseline.describe(reference, "consumption"),
+        per_class=table,
+        weakest=slices.weakest_sentence(table, "consumption"),
+    )
+    text = card.build_card(model, facts, "0" * 32).render()
+    assert "regression of the quantity `consumption`" in text and "classes" not in text
+    assert "# Errors by range of the target" in text and "# Per-class results" not in text
+    assert "consumption is above" in text and "Largest errors where consumption" in text
+    assert "training mean of consumption" in text and "Small classes" not in text

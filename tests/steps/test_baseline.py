@@ -46,6 +46,12 @@ def test_regression_baseline_predicts_the_training_mean():
     assert "training mean of price (2)" in baseline.describe(result, "price")
 
 
+def test_the_mean_baseline_is_scored_with_the_run_metrics_and_zero_r2_on_its_own_data():
+    y = pd.Series([1.0, 2.0, 3.0, 6.0])
+    result = baseline.baseline("regression", y, y, names=["r2", "median_absolute_error"])
+    assert result["metrics"] == {"r2": 0.0, "median_absolute_error": 1.5}
+
+
 def test_unknown_task_and_missing_classes_are_refused():
     y = pd.Series(["a", "b"])
     with pytest.raises(MetricError, match="unknown task 'ranking'.*classification, regression"):

@@ -87,3 +87,14 @@ def test_changes_from_dvc_metrics_diff_json():
     assert rows["log_loss"].mark == "▲ worse"
     assert rows["f1_macro"].verdict == "new"
     assert summary.from_dvc_diff({}, "outputs/metrics.json") == []
+
+
+def test_reading_order_puts_each_tasks_headline_first():
+    assert summary.reading_order(["mae", "zeta", "rmse", "r2", "median_absolute_error"]) == [
+        "r2",
+        "rmse",
+        "mae",
+        "median_absolute_error",
+        "zeta",
+    ]
+    assert summary.reading_order(["log_loss", "roc_auc_ovr", "accuracy"])[0] == "accuracy"

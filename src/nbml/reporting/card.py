@@ -6,7 +6,9 @@ types, the metrics with their baseline and the per-class results. The card
 is Markdown (``data/models/card.md``); :mod:`nbml.reporting.overview` renders
 it for the index and for the service's ``/card``. It carries no date and no git
 revision (which would change its bytes with every commit): the run is named
-by the model file's md5, as ``dvc.lock`` records it.
+by the model file's md5, as ``dvc.lock`` records it. For a regression model
+the per-class table is the error by range of the target
+(:mod:`nbml.steps.slices`), and there are no classes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import pandas as pd
 from skops import card as skops_card
 
+from nbml.steps import slices
 from nbml.steps.per_class import readable
 from nbml.steps.summary import definition, fmt
 
@@ -39,7 +42,7 @@ class CardFacts:
     scores: dict[str, float]
     baseline: dict[str, Any]
     baseline_text: str
-    per_class: pd.DataFrame
+    per_class: pd.DataFrame  # classification: per class; regression: per target slice
     weakest: str
     unseen: dict[str, Any] = field(default_factory=dict)
 
@@ -81,9 +84,21 @@ def _dropped_table(types: dict[str, Any]) -> pd.DataFrame | str:
     return pd.DataFrame({"column": list(dropped), "why": list(dropped.values())})
 
 
+def _regression(facts: CardFacts) -> bool:
+    return facts.task == "regression"
+
+
 def _limits(facts: CardFacts) -> str:
-    small = facts.per_class[facts.per_class["support"] < SMALL_CLASS_ROWS]
     lines = []
+    if _regression(facts):
+        lines.append(
+            f"- The answer is a number of `{facts.target}`, off by about the mae above; "
+            "tree models (the default estimator) never answer outside the range of the "
+            "training targets."
+        )
+        small = facts.per_class.iloc[0:0]
+    else:
+        small = facts.per_class[facts.per_class["support"] < SMALL_CLASS_ROWS]
     if not small.empty:
         listed = ", ".join(f"{r['class']} ({r['support']} test rows)" for _, r in small.iterrows())
         lines.append(
@@ -108,24 +123,38 @@ def _names(columns: list[str] | None) -> str:
     return ", ".join(columns or []) or "none"
 
 
+def _what_it_predicts(model: Any, facts: CardFacts, used: list[str]) -> str:
+    if _regression(facts):
+        kind = f"a number: regression of the quantity `{facts.target}`"
+    else:
+        classes = ", ".join(str(c) for c in getattr(model, "classes_", []))
+        kind = f"classification; classes: {classes}"
+    return (
+        f"The `{facts.target}` of a row ({kind}) from the columns {', '.join(used)}. "
+        "It takes raw rows: the preprocessing is part of the model."
+    )
+
+
+def _results(facts: CardFacts) -> dict[str, pd.DataFrame]:
+    if _regression(facts):
+        return {"Errors by range of the target": slices.readable(facts.per_class, facts.target)}
+    return {"Per-class results": readable(facts.per_class)}
+
+
 def _sections(model: Any, facts: CardFacts, md5: str) -> dict[str, Any]:
     types = facts.feature_types
     estimator = estimator_of(model)
-    classes = ", ".join(str(c) for c in getattr(model, "classes_", []))
     used = list(types.get("numeric") or []) + list(types.get("categorical") or [])
+    split = "split by quantile of the target" if _regression(facts) else "a stratified split"
     return {
-        "What it predicts": (
-            f"The `{facts.target}` of a row ({facts.task}; classes: {classes}) from the "
-            f"columns {', '.join(used)}. It takes raw rows: the preprocessing is part of "
-            "the model."
-        ),
+        "What it predicts": _what_it_predicts(model, facts, used),
         "Training data": (
             f"Source `{facts.source}`: {facts.train_rows} training rows, {facts.test_rows} "
-            f"test rows (a stratified split). Numeric columns: {_names(types.get('numeric'))}; "
+            f"test rows ({split}). Numeric columns: {_names(types.get('numeric'))}; "
             f"categorical columns: {_names(types.get('categorical'))}."
         ),
         "Metrics (test split)": _metrics_table(facts),
-        "Per-class results": readable(facts.per_class),
+        **_results(facts),
         "Columns left out": _dropped_table(types),
         "Parameters": pd.DataFrame(
             [{"parameter": k, "value": repr(v)} for k, v in main_params(estimator).items()]

@@ -39,10 +39,7 @@ from nbml.errors import CompareError
 from nbml.messages import say
 from nbml.project import PARAMS_FILE, Project, find_root
 from nbml.reporting import plots, regression_plots
-from nbml.steps import evaluation, regression
-
-# Metrics of either task where lower is better (losses and errors).
-LOWER_IS_BETTER = evaluation.LOWER_IS_BETTER | regression.LOWER_IS_BETTER
+from nbml.steps.summary import higher_is_better
 
 WORKSPACE = "workspace"
 PAGE = "compare.html"
@@ -158,13 +155,13 @@ def read_plot(root: Path, rev: str, rel: str) -> pd.DataFrame | None:
 
 
 def best_values(revisions: list[Revision], names: list[str]) -> dict[str, float]:
-    """Best value per metric over the successful revisions (min for LOWER_IS_BETTER)."""
+    """Best value per metric over the successful revisions (min where lower is better)."""
     best: dict[str, float] = {}
     for name in names:
         values = [r.metrics[name] for r in revisions if r.ok and name in r.metrics]
         values = [v for v in values if not math.isnan(v)]
         if values:
-            best[name] = min(values) if name in LOWER_IS_BETTER else max(values)
+            best[name] = max(values) if higher_is_better(name) else min(values)
     return best
 
 
@@ -303,7 +300,7 @@ def metrics_table(revisions: list[Revision], metric_names: list[str], params: li
     """HTML table: one row per revision, metrics (best marked) then changed params."""
     best = best_values(revisions, metric_names)
     head = "".join(
-        f"<th>{html.escape(m)} {'↓' if m in LOWER_IS_BETTER else '↑'}</th>" for m in metric_names
+        f"<th>{html.escape(m)} {'↑' if higher_is_better(m) else '↓'}</th>" for m in metric_names
     ) + "".join(f"<th>{html.escape(p)}</th>" for p in params)
     body = []
     for r in revisions:

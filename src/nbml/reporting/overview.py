@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 
 from nbml.errors import ReportError
 from nbml.project import parse_file
-from nbml.steps.per_class import from_metrics, readable, weakest_sentence
-from nbml.steps.summary import definition, fmt, higher_is_better
+from nbml.steps import per_class, slices
+from nbml.steps.summary import definition, fmt, higher_is_better, reading_order
 
 BASES = (("HEAD", "vs last commit"), ("main", "vs main"))
 # Written next to the index by `make repro` / `make status` (nbml.reporting.status);
@@ -69,14 +69,14 @@ def gather(params: dict[str, Any], task: str, files: dict[str, Path]) -> Facts:
     """The facts from params.yaml and the files named by dvc.yaml paths.
 
     ``files`` holds ``metrics``, ``baseline``, ``per_class``, ``confusion``,
-    ``feature_types``, ``train`` and ``test``.
+    ``feature_types``, ``train`` and ``test``. ``task`` is the one prepare
+    recorded: it decides how the per-class (or per-slice) file is read.
     """
-    table = from_metrics(_json(files["per_class"]))
-    confusion = pd.read_csv(files["confusion"], dtype={"actual": str, "predicted": str})
+    target = str(params["data"]["target"])
     train = params.get("train") or {}
     return Facts(
         source=str(params["data"]["source"]),
-        target=str(params["data"]["target"]),
+        target=target,
         task=task,
         train_rows=parquet_rows(files["train"]),
         test_rows=parquet_rows(files["test"]),
@@ -85,19 +85,31 @@ def gather(params: dict[str, Any], task: str, files: dict[str, Path]) -> Facts:
         params=dict(train.get("kwargs") or {}),
         scores=_ordered(_json(files["metrics"]), (params.get("evaluate") or {}).get("metrics")),
         baseline=_json(files["baseline"]),
-        weakest=weakest_sentence(table, confusion),
+        weakest=_weakest(task, target, files),
     )
 
 
-def _ordered(scores: dict[str, float], names: list[str] | None) -> dict[str, float]:
-    """Metrics in params.yaml's order (the first is the headline), then any others."""
-    first = [n for n in names or [] if n in scores]
-    return {n: scores[n] for n in first + sorted(set(scores) - set(first))}
+def _weakest(task: str, target: str, files: dict[str, Path]) -> str:
+    """The sentence naming the weakest classes (classification) or target slice (regression)."""
+    tree = _json(files["per_class"])
+    if task == "regression":
+        return slices.weakest_sentence(slices.from_metrics(tree), target)
+    confusion = pd.read_csv(files["confusion"], dtype={"actual": str, "predicted": str})
+    return per_class.weakest_sentence(per_class.from_metrics(tree), confusion)
 
 
-def per_class_frame(path: Path) -> pd.DataFrame:
-    """The per-class metrics file as a table to read."""
-    return readable(from_metrics(_json(path)))
+def _ordered(scores: dict[str, float], names: Any) -> dict[str, float]:
+    """Metrics in params.yaml's order (the first is the headline), then the others in
+    summary's reading order (evaluate.metrics: auto: accuracy or r2 first)."""
+    first = [n for n in names if n in scores] if isinstance(names, list) else []
+    return {n: scores[n] for n in first + reading_order(set(scores) - set(first))}
+
+
+def per_class_frame(path: Path, task: str = "classification", target: str = "") -> pd.DataFrame:
+    """The per-class (classification) or per-slice (regression) metrics file, to read."""
+    if task == "regression":
+        return slices.readable(slices.from_metrics(_json(path)), target)
+    return per_class.readable(per_class.from_metrics(_json(path)))
 
 
 def _code_list(names: list[str]) -> str:
@@ -127,7 +139,8 @@ def _model_html(f: Facts) -> str:
         f'<p><b title="{escape(f.estimator)}">{escape(name)}</b>'
         f"{' (' + params + ')' if params else ''}.</p>"
         '<p><a href="#model-card">Model card</a>: what it predicts, from which columns, '
-        "per-class results and limits.</p>"
+        f"{'errors by range of the target' if f.task == 'regression' else 'per-class results'}"
+        " and limits.</p>"
     )
 
 

@@ -29,6 +29,8 @@ from nbml.reporting.compare import (
     run_writer,
     versus_grid,
 )
+from nbml.reporting.status import metrics_diff
+from nbml.steps.summary import from_dvc_diff, higher_is_better
 
 REPORT = "pr-report.md"
 IMAGES = "pr-report"
@@ -42,6 +44,18 @@ def dvc_diff(root: Path, what: str, base: str) -> str:
     if proc.returncode != 0:
         raise CompareError(f"{' '.join(args)} failed:\n{proc.stderr.strip()}")
     return proc.stdout.strip() or f"_No {what} changed against `{base}`._"
+
+
+def _arrow(name: str) -> str:
+    return "↑" if higher_is_better(name) else "↓"
+
+
+def verdicts(root: Path, base: str, metrics_file: str) -> str:
+    """One line per tracked metric: its value, the change against ``base`` and whether that
+    is better (directions from nbml.steps.summary, the same as the index and compare page)."""
+    changes = from_dvc_diff(metrics_diff(root, base) or {}, metrics_file)
+    lines = [f"- **{c.name}** {_arrow(c.name)}: {c.text()}" for c in changes]
+    return "\n".join(lines) or f"_No metrics in `{metrics_file}` to compare with `{base}`._"
 
 
 def resolve(root: Path, rev: str) -> str:
@@ -104,7 +118,7 @@ def experiments_table(revisions: list[Revision]) -> str:
     for r in revisions:
         names.extend(m for m in r.metrics if m not in names)
     lines = [
-        "| experiment | status | " + " | ".join(names) + " |",
+        "| experiment | status | " + " | ".join(f"{m} {_arrow(m)}" for m in names) + " |",
         "|---|---|" + "---|" * len(names),
     ]
     for r in exps:
@@ -122,6 +136,8 @@ def build(root: Path, base: str, out: Path) -> str:
         f"## Pipeline report: this change against `{base}` ({sha})",
         "",
         "### Metrics",
+        "",
+        verdicts(root, base, proj.path_names["metrics"]),
         "",
         dvc_diff(root, "metrics", base),
         "",

@@ -12,17 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from nbml.errors import MetricError
+from nbml.steps import regression
 from nbml.steps.evaluation import compute_metrics
 
 TASKS = ("classification", "regression")
-REGRESSION_METRICS = {
-    "rmse": lambda y, p: float(np.sqrt(skm.mean_squared_error(y, p))),
-    "mae": lambda y, p: float(skm.mean_absolute_error(y, p)),
-    "r2": lambda y, p: float(skm.r2_score(y, p)),
-}
 
 
 def majority_baseline(
@@ -42,8 +37,11 @@ def majority_baseline(
     }
 
 
-def mean_baseline(y_train: pd.Series, y_test: pd.Series) -> dict[str, Any]:
-    """Always the training mean, scored with rmse, mae and r2 (rows without a value left out)."""
+def mean_baseline(
+    y_train: pd.Series, y_test: pd.Series, names: list[str] | None = None
+) -> dict[str, Any]:
+    """Always the training mean, scored with the run's regression metrics (``names``; all of
+    them by default), rows without a value left out."""
     mean = float(np.nanmean(np.asarray(y_train, dtype=float)))
     truth = np.asarray(y_test, dtype=float)
     truth = truth[~np.isnan(truth)]
@@ -51,7 +49,7 @@ def mean_baseline(y_train: pd.Series, y_test: pd.Series) -> dict[str, Any]:
     return {
         "strategy": "training mean",
         "answer": round(mean, 6),
-        "metrics": {n: round(f(truth, guess), 6) for n, f in REGRESSION_METRICS.items()},
+        "metrics": regression.compute_metrics(truth, guess, names or list(regression.METRICS)),
     }
 
 
@@ -68,7 +66,7 @@ def baseline(
             raise MetricError("a classification baseline needs the classes and the metric names")
         return majority_baseline(y_train, y_test, classes, names)
     if task == "regression":
-        return mean_baseline(y_train, y_test)
+        return mean_baseline(y_train, y_test, names)
     raise MetricError(f"unknown task '{task}' for a baseline; known: {', '.join(TASKS)}")
 
 

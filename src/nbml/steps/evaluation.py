@@ -55,8 +55,7 @@ METRICS: dict[str, Callable[[Labels, Labels, Proba, Labels], float]] = {
     "roc_auc_ovr": _roc_auc,
     "log_loss": lambda y, p, pr, c: float(skm.log_loss(y, pr, labels=c)),
 }
-# Lower is better for these; every other metric is higher-is-better.
-LOWER_IS_BETTER = frozenset({"log_loss"})
+# Which way each metric is better: nbml.steps.summary.METRIC_INFO (the one source).
 
 
 def predict(model: Any, X: Any) -> tuple[Any, Any]:

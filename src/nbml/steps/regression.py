@@ -27,8 +27,6 @@ METRICS: dict[str, Callable[[Values, Values], float]] = {
     "mae": lambda y, p: float(skm.mean_absolute_error(y, p)),
     "median_absolute_error": lambda y, p: float(skm.median_absolute_error(y, p)),
 }
-# Errors: lower is better (r2, like the classification scores, is higher-is-better).
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "median_absolute_error"})
 # Every metric either task can compute, by task: what evaluate.metrics may name.
 TASK_METRICS: dict[str, list[str]] = {
     CLASSIFICATION: list(evaluation.METRICS),
@@ -72,12 +70,6 @@ def compute_metrics(y_true: Any, y_pred: Any, names: list[str]) -> dict[str, flo
     """Regression metrics on every test row, rounded like the classification ones."""
     y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     return {n: round(METRICS[n](y, p), 6) for n in names}
-
-
-def baseline_metrics(y_train: Any, y_true: Any, names: list[str]) -> dict[str, float]:
-    """The same metrics for always predicting the training mean: what any model must beat."""
-    y = np.asarray(y_true, dtype=float)
-    return compute_metrics(y, np.full(len(y), float(np.mean(y_train))), names)
 
 
 def plot_sample(n: int, seed: int, max_points: int = MAX_PLOT_POINTS) -> np.ndarray:

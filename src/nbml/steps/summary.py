@@ -1,7 +1,9 @@
 """Metrics for people: which way is better, what each one means, numbers to read.
 
 Shared by the evaluate stage (the model card), the report stage (the summary
-at the top of the index) and the live status of ``reports/status.js``. Plain
+at the top of the index), the live status of ``reports/status.js``, the
+comparison page and the pull-request report: METRIC_INFO is the one place that
+says which way each metric is better. Plain
 Python, no data libraries: what it says about a metric is the same everywhere.
 """
 
@@ -11,7 +13,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-# name -> (higher is better, one line in plain words)
+# name -> (higher is better, one line in plain words); each task's metrics in the order
+# people read them (the first is the headline when evaluate.metrics is auto)
 METRIC_INFO: dict[str, tuple[bool, str]] = {
     "accuracy": (True, "share of test rows whose class is predicted right"),
     "balanced_accuracy": (
@@ -35,6 +38,10 @@ METRIC_INFO: dict[str, tuple[bool, str]] = {
     "recall": (True, "of the rows of this class, the share predicted as it"),
     "f1": (True, "the balance of precision and recall (their harmonic mean)"),
     "support": (True, "test rows of this class"),
+    "r2": (
+        True,
+        "share of the target's variance the model explains (1: all, 0: no better than the mean)",
+    ),
     "rmse": (
         False,
         "typical size of an error, in the target's unit (root mean squared error; "
@@ -42,9 +49,9 @@ METRIC_INFO: dict[str, tuple[bool, str]] = {
     ),
     "mae": (False, "average size of an error, in the target's unit (mean absolute error)"),
     "mse": (False, "mean squared error, in the target's unit squared"),
-    "r2": (
-        True,
-        "share of the target's variance the model explains (1: all, 0: no better than the mean)",
+    "median_absolute_error": (
+        False,
+        "the middle error size: half the test rows are predicted closer than this",
     ),
 }
 SIGNIFICANT = 3
@@ -54,6 +61,12 @@ MAX_SIGNIFICANT = 12
 def higher_is_better(name: str) -> bool:
     """True unless the metric is an error or a loss (log_loss, rmse, mae go down)."""
     return METRIC_INFO.get(name, (True, ""))[0]
+
+
+def reading_order(names: Iterable[str]) -> list[str]:
+    """``names`` in METRIC_INFO's order (accuracy, ... or r2, rmse, ...), unknown ones last."""
+    known = list(METRIC_INFO)
+    return sorted(names, key=lambda n: (known.index(n) if n in known else len(known), n))
 
 
 def definition(name: str) -> str:
