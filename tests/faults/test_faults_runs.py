@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import copy_project, project_env, run
+from conftest import ROOT, copy_project, project_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -119,10 +119,18 @@ def assert_nothing_lost(
     assert "up to date" in status, status
 
 
+# The fault cell comes last: its number (from 1) follows the prepare notebook's cells.
+FAULT_CELL_NUMBER = len(json.loads((ROOT / "notebooks" / "prepare.ipynb").read_text())["cells"]) + 1
+
+
 @pytest.mark.parametrize(
     ("fault", "extra", "message"),
     [
-        ("raise", {}, "cell 12 (id 'fault') `import os, sys, time`: RuntimeError: injected"),
+        (
+            "raise",
+            {},
+            f"cell {FAULT_CELL_NUMBER} (id 'fault') `import os, sys, time`: RuntimeError: injected",
+        ),
         ("exit", {}, "execution stopped before the end"),
         ("kill", {}, "the kernel died (killed, or out of memory)"),
         ("sleep:30", {"NBML_TIMEOUT": "3"}, "a cell ran longer than the execution timeout (3 s)"),
