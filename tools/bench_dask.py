@@ -4,7 +4,7 @@
 cluster as a user would by hand (``dask scheduler`` and two ``dask worker``
 processes of one thread each, with a memory limit below the table's size at
 4·10^6 rows), then, for each size of the synthetic table of
-``tools.bench_scale`` (cached outside git), runs ``dvc repro`` in two copies
+``tools.bench_scale`` (in its cache, git-ignored), runs ``dvc repro`` in two copies
 of the project side by side, both training LightGBM:
 
 - on the cluster: ``compute.scheduler`` set to the scheduler's address;
@@ -34,7 +34,15 @@ import yaml
 
 from nbml.project import find_root
 from tools import loopback
-from tools.bench_scale import STAGES, Measured, dataset, measured, parse_rows, project_on
+from tools.bench_scale import (
+    STAGES,
+    Measured,
+    dataset,
+    default_cache,
+    measured,
+    parse_rows,
+    project_on,
+)
 
 WORKERS = 2
 # Below the table in pandas from 10^7 rows (2.1 GB; 845 MB at 4·10^6). A
@@ -205,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache",
         type=Path,
-        default=Path(
-            os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "nbml" / "bench-scale")
-        ),
+        default=os.environ.get("BENCH_CACHE") or None,
+        help="folder of the generated tables, shared with make bench-scale (default: "
+        "$BENCH_CACHE, else .cache/bench-scale in the project's main checkout)",
     )
     args = parser.parse_args(argv)
     root = find_root()
+    cache = Path(args.cache) if args.cache else default_cache(root)
     with tempfile.TemporaryDirectory(prefix="nbml-dask-") as tmp:
         cluster = Cluster(Path(tmp))
         try:
@@ -220,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             results = [
-                bench_one(root, rows, args.cache, cluster, Path(tmp), args.sides.split(","))
+                bench_one(root, rows, cache, cluster, Path(tmp), args.sides.split(","))
                 for rows in parse_rows(args.rows)
             ]
         finally:
