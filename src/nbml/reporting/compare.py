@@ -320,6 +320,12 @@ def metrics_table(revisions: list[Revision], metric_names: list[str], params: li
     )
 
 
+def plot_frames(proj: Project, revisions: list[Revision], rel: str) -> dict[str, pd.DataFrame]:
+    """Each revision's plot file ``rel``, by revision name; revisions without it left out."""
+    found = {r.name: read_plot(proj.root, r.rev, rel) for r in revisions}
+    return {name: df for name, df in found.items() if df is not None}
+
+
 def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title: str) -> str:
     """The whole comparison page as one self-contained HTML string."""
     P = proj.path_names
@@ -341,28 +347,15 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
     for key, heading in CURVE_HEADINGS.items():
         if key not in P:
             continue
-        frames = {
-            r.name: df for r in usable if (df := read_plot(proj.root, r.rev, P[key])) is not None
-        }
-        if frames:
+        if frames := plot_frames(proj, usable, P[key]):
             parts.append(f"<h2>{heading}</h2>")
             parts.append(_img(overlay_curves(frames, key, heading), heading))
     if "confusion" in P:
-        frames = {
-            r.name: df
-            for r in usable
-            if (df := read_plot(proj.root, r.rev, P["confusion"])) is not None
-        }
-        if frames:
+        if frames := plot_frames(proj, usable, P["confusion"]):
             parts.append("<h2>Confusion matrices (test split)</h2>")
             parts.append(_img(confusion_grid(frames), "confusion matrices"))
     if "predicted_actual" in P:
-        frames = {
-            r.name: df
-            for r in usable
-            if (df := read_plot(proj.root, r.rev, P["predicted_actual"])) is not None
-        }
-        if frames:
+        if frames := plot_frames(proj, usable, P["predicted_actual"]):
             parts.append(f"<h2>{VERSUS_HEADING}</h2>")
             parts.append(_img(versus_grid(frames), VERSUS_HEADING))
     parts.append(
