@@ -36,6 +36,8 @@ if _fault == "exit":
 if _fault == "kill":
     os.kill(os.getpid(), 9)
 if _fault.startswith("sleep"):
+    if os.environ.get("NBML_FAULT_MARK"):  # tells the test the sleep has begun
+        open(os.environ["NBML_FAULT_MARK"], "w").close()
     time.sleep(float(_fault.split(":")[1]))
 """
 
@@ -180,13 +182,15 @@ def start_forced_prepare(repo: Path, env: dict[str, str], **popen: object) -> su
 
 def test_ctrl_c_during_dvc_repro(repo: Path):
     before, good = snapshot(repo), digest(repo)
-    marker = repo / "data" / "prepared" / "test.parquet"
-    marker.unlink()
-    proc = start_forced_prepare(repo, fault_env("sleep:60"), start_new_session=True)
-    deadline = time.time() + 120
-    while not marker.exists() and time.time() < deadline:  # the fault cell comes next
+    # the fault cell marks when its sleep begins: a fixed wait after the split is
+    # written was too short on a loaded machine, and Ctrl-C then hit another cell
+    marker = repo.parent / "sleeping"
+    env = fault_env("sleep:60", NBML_FAULT_MARK=str(marker))
+    proc = start_forced_prepare(repo, env, start_new_session=True)
+    deadline = time.time() + 240
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    time.sleep(1.5)
+    assert marker.exists(), "the fault cell never started"
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
