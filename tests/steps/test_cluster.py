@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from nbml.errors import ClusterError, DataError, ModelError
-from nbml.steps import compute, data, evaluation, validate
+from nbml.steps import baseline, compute, data, eda, evaluation, regression, validate
 from nbml.steps.features import build_preprocessor, infer_feature_types
 from nbml.steps.model import (
     compose,
@@ -143,17 +143,90 @@ def test_a_quantity_target_is_named_on_the_cluster_as_on_one_machine(cluster):
     assert on_cluster.value.problems == alone.value.problems
 
 
-def test_regression_is_refused_on_the_cluster_naming_the_parameters(cluster):
-    from nbml.runner import checks
+def quantity_table(n: int, seed: int = 3) -> pd.DataFrame:
+    """The classification table with a quantity to predict instead of the label."""
+    df = table(n, seed).drop(columns="label")
+    rng = np.random.default_rng(seed)
+    df["price"] = 3 * df["a"] - df["c"] + (df["colour"] == "red") + rng.normal(scale=0.3, size=n)
+    return df
 
-    df = table(400)
-    df["label"] = np.arange(len(df)) * 0.5
-    with pytest.raises(DataError, match="data.task: regression.*compute.scheduler: null"):
-        validate.validate_source(compute_frame(df, 3), "t", "label", 0.25, 10, task="regression")
-    params = {"train": {"estimator": LGBM}, "data": {"task": "regression"}}
-    project = type("P", (), {"params": params})()
-    (problem,) = checks._check_compute({"scheduler": "local"}, project)
-    assert problem.startswith("data.task: regression") and "compute.scheduler: null" in problem
+
+@pytest.fixture(scope="module")
+def regressed(cluster, tmp_path_factory):
+    """Prepare's, train's and evaluate's calls for a quantity on the cluster."""
+    tmp = tmp_path_factory.mktemp("regressed")
+    frame = compute_frame(quantity_table(6000), 4)
+    labelled = validate.validate_source(frame, "t", "price", 0.25, 10, task="regression")
+    train, test = data.split(labelled, "price", 0.25, 42, "regression")
+    data.write_parquet(train, tmp / "train.parquet")
+    data.write_parquet(test, tmp / "test.parquet")
+    rows = data.read_parquet(tmp / "train.parquet")
+    X, y = data.split_xy(rows, "price", "regression")
+    preprocessor = build_preprocessor(infer_feature_types(rows, "price")).fit(data.client_rows(X))
+    regressor = make_estimator("lightgbm.LGBMRegressor", LGBM_KWARGS, "regression")
+    fit_estimator(regressor, preprocess(preprocessor, X), y)
+    path = save_model(compose(preprocessor, regressor), tmp / "model.skops")
+    X_test, y_test = data.split_xy(data.read_parquet(tmp / "test.parquet"), "price", "regression")
+    model = load_model(path)
+    return model, X_test, y_test, pd.read_parquet(tmp / "test.parquet"), rows
+
+
+def test_a_quantity_trains_on_the_cluster_into_a_single_machine_regressor(regressed):
+    model, _, _, local, _ = regressed
+    assert type(model.steps[-1][1]).__name__ == "LGBMRegressor"
+    X, y = data.split_xy(local, "price", "regression")
+    assert regression.compute_metrics(y, model.predict(X), ["r2"])["r2"] > 0.8
+
+
+def test_regression_metrics_on_the_cluster_are_those_of_one_machine(regressed, monkeypatch):
+    model, X_test, y_test, local, _ = regressed
+    predicted = regression.predict(model, X_test)
+    assert compute.is_dask(predicted)
+    names = list(regression.METRICS)
+    on_cluster = regression.compute_metrics(y_test, predicted, names)
+    X_l, y_l = data.split_xy(local, "price", "regression")
+    alone = regression.compute_metrics(y_l, model.predict(X_l), names)
+    assert on_cluster == pytest.approx(alone, abs=2e-6)
+    # the median absolute error is exact, not approximated
+    assert on_cluster["median_absolute_error"] == alone["median_absolute_error"]
+    pd.testing.assert_frame_equal(
+        regression.error_by_quantile(y_test, predicted),
+        regression.error_by_quantile(y_l, model.predict(X_l)),
+        atol=2e-6,
+    )
+    mean = float(y_l.mean())
+    assert baseline.mean_baseline(y_l, y_test)["metrics"] == pytest.approx(
+        baseline.mean_baseline(y_l, y_l)["metrics"], abs=2e-6
+    )
+    assert len(regression.predicted_actual_rows(y_test, predicted, 42)) == len(y_l)  # < 2,000
+    monkeypatch.setattr(regression, "MAX_PLOT_POINTS", 500)
+    versus = regression.predicted_actual_rows(y_test, predicted, 42)
+    assert len(versus) == 500 and versus["actual"].min() < mean < versus["actual"].max()
+    pairs = set(zip(y_l.round(9), model.predict(X_l).round(9), strict=True))
+    assert set(zip(versus["actual"].round(9), versus["predicted"].round(9), strict=True)) <= pairs
+
+
+def test_the_quantity_is_summarised_on_the_cluster_as_on_one_machine(regressed):
+    *_, rows = regressed
+    on_cluster = eda.target_summary(rows, "price")
+    pd.testing.assert_frame_equal(on_cluster, eda.target_summary(rows.compute(), "price"))
+
+
+def test_exact_order_statistics_of_values_on_the_workers(cluster, monkeypatch):
+    import dask
+
+    from nbml.steps import cluster as on_cluster
+
+    monkeypatch.setattr(on_cluster, "RANK_ROWS", 500)  # several refinement rounds
+    rng = np.random.default_rng(5)
+    values = np.concatenate([np.zeros(20_000), rng.exponential(size=30_001) * 1e6])
+    parts = [dask.delayed(np.asarray)(p) for p in np.array_split(rng.permutation(values), 5)]
+    ranks = [0, 20_000, 25_000, len(values) - 1]
+    found = on_cluster.order_statistics(parts, ranks, "values")
+    assert [found[k] for k in ranks] == list(np.sort(values)[ranks])
+    shares = np.linspace(0, 1, 5)
+    quantiles = on_cluster.quantiles(parts, len(values), shares, "values")
+    np.testing.assert_allclose(quantiles, np.quantile(values, shares), rtol=1e-12)
 
 
 def test_a_target_encoding_is_refused_on_the_cluster(cluster):

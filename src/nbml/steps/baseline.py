@@ -15,6 +15,7 @@ import pandas as pd
 
 from nbml.errors import MetricError
 from nbml.steps import regression
+from nbml.steps.compute import is_dask
 from nbml.steps.evaluation import compute_metrics
 
 TASKS = ("classification", "regression")
@@ -43,14 +44,14 @@ def mean_baseline(
     """Always the training mean, scored with the run's regression metrics (``names``; all of
     them by default), rows without a value left out."""
     mean = float(np.nanmean(np.asarray(y_train, dtype=float)))
-    truth = np.asarray(y_test, dtype=float)
-    truth = truth[~np.isnan(truth)]
-    guess = np.full(len(truth), mean)
-    return {
-        "strategy": "training mean",
-        "answer": round(mean, 6),
-        "metrics": regression.compute_metrics(truth, guess, names or list(regression.METRICS)),
-    }
+    names = names or list(regression.METRICS)
+    if is_dask(y_test):  # scored on the workers, where the test split lies
+        scores = regression.compute_metrics(y_test, mean, names)
+    else:
+        truth = np.asarray(y_test, dtype=float)
+        truth = truth[~np.isnan(truth)]
+        scores = regression.compute_metrics(truth, np.full(len(truth), mean), names)
+    return {"strategy": "training mean", "answer": round(mean, 6), "metrics": scores}
 
 
 def baseline(
