@@ -399,3 +399,61 @@ def test_the_service_answers_with_the_model_trained_on_the_cluster(trained):
     expected_labels, expected_proba = predictor.reference(rows)
     assert labels == expected_labels and set(labels) <= set(model.classes_)
     np.testing.assert_array_equal(proba, expected_proba)
+
+
+def _spill_listener(dask_worker) -> None:
+    import logging
+    import logging.handlers
+
+    handler = logging.handlers.BufferingHandler(10_000)
+    logging.getLogger("distributed.spill").addHandler(handler)
+    dask_worker.nbml_spill_log = handler
+
+
+def _spill_log(dask_worker) -> list[str]:
+    return [record.getMessage() for record in dask_worker.nbml_spill_log.buffer]
+
+
+def _spilled(dask_worker) -> int:
+    return len(dask_worker.data.slow)
+
+
+def test_workers_with_less_memory_than_the_table_train_without_spilling_the_socket(cluster):
+    """Workers that can hold 0.6 MB of data each (a 4.5 MB table): the table is spilled to their
+    disks, and LightGBM trains without Dask trying to spill its port-holding socket, which
+    cannot be pickled (the fit hung on 800 MiB workers at 10^6 rows)."""
+    import dask
+    from distributed import Client, LocalCluster, wait
+
+    from nbml.steps import distributed_model
+
+    df = table(100_000)  # about 4.5 MB in pandas
+    small = {
+        "distributed.worker.memory.target": 0.6,  # spill data beyond 60% of 1 MiB ...
+        "distributed.worker.memory.spill": False,  # ... and leave the process's own memory be
+        "distributed.worker.memory.pause": False,
+        "distributed.worker.memory.terminate": False,
+    }
+    with (
+        dask.config.set(small),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit="1MiB",
+        ) as local,
+        Client(local) as client,
+    ):
+        client.run(_spill_listener)
+        frame = compute_frame(df, 8).persist()
+        wait(frame)
+        X, y = data.split_xy(frame, "label")
+        assert sum(client.run(_spilled).values()) > 0  # the table does not fit
+        preprocessor = build_preprocessor(infer_feature_types(df, "label")).fit(df.head(2000))
+        classifier = distributed_model.make_estimator(LGBM, LGBM_KWARGS)
+        fit_estimator(classifier, preprocess(preprocessor, X), y)
+        logs = [m for messages in client.run(_spill_log).values() for m in messages]
+    model = compose(preprocessor, classifier)
+    assert model.score(*data.split_xy(df, "label")) > 0.6
+    assert not [m for m in logs if "pickle" in m], logs[:3]
