@@ -457,3 +457,25 @@ def test_workers_with_less_memory_than_the_table_train_without_spilling_the_sock
     model = compose(preprocessor, classifier)
     assert model.score(*data.split_xy(df, "label")) > 0.6
     assert not [m for m in logs if "pickle" in m], logs[:3]
+
+
+def test_a_worker_lost_during_the_fit_cancels_what_lightgbm_submitted(monkeypatch):
+    from nbml.steps import distributed_model
+
+    class Placing:  # the fit's client, after worker b left the cluster
+        _workers = ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
+        submitted = ["train-part-a", "train-part-b"]
+        cancelled: list = []
+
+        def scheduler_info(self):
+            return {"workers": {"tcp://127.0.0.1:1": {}}}
+
+        def cancel(self, futures, force):
+            self.cancelled.append((list(futures), force))
+
+    monkeypatch.setattr(distributed_model, "WATCH_SECONDS", 0.01)
+    placing = Placing()
+    with distributed_model._Watch(placing) as watch:
+        watch.thread.join(timeout=30)  # a guard: it ends as soon as it sees the loss
+    assert watch.lost == ["tcp://127.0.0.1:2"]
+    assert placing.cancelled == [(["train-part-a", "train-part-b"], True)]
