@@ -479,3 +479,14 @@ def test_a_worker_lost_during_the_fit_cancels_what_lightgbm_submitted(monkeypatc
         watch.thread.join(timeout=30)  # a guard: it ends as soon as it sees the loss
     assert watch.lost == ["tcp://127.0.0.1:2"]
     assert placing.cancelled == [(["train-part-a", "train-part-b"], True)]
+
+
+def test_the_majority_baseline_on_the_cluster_is_that_of_one_machine(cluster):
+    df = table(3000).sample(frac=1, random_state=0)
+    train, test = df.iloc[:2000], df.iloc[2000:]
+    classes = np.array(sorted(df["label"].unique()))
+    alone = baseline.majority_baseline(train["label"], test["label"], classes, METRICS)
+    on_cluster = baseline.majority_baseline(
+        train["label"], compute_frame(test, 3)["label"], classes, METRICS
+    )
+    assert on_cluster == {**alone, "metrics": pytest.approx(alone["metrics"], abs=1e-6)}
