@@ -45,10 +45,17 @@ from tools.bench_scale import (
 )
 
 WORKERS = 2
-# Below the table in pandas from 10^7 rows (2.1 GB; 845 MB at 4·10^6). A
-# worker's own Python, pandas and Dask take ~250 MB of it, and LightGBM joins
-# a worker's partitions into one matrix: 800 MiB paused workers at 10^6 rows.
-WORKER_MEMORY = "1500MiB"
+# Below the table in pandas at 4·10^6 rows (845 MB). A worker's own Python,
+# pandas and Dask take ~250 MB of it, and LightGBM holds the worker's share of
+# the training matrix about three times (its partitions, their joined copy and
+# the array it bins) until the fit ends: 1,500 MiB workers peaked at ~1,300 MB
+# each at 4·10^6 rows. Larger tables get WORKER_BYTES_PER_ROW per row (10^7
+# rows: 3,052 MiB per worker, 6 GB for the two; the table is 2.1 GB in pandas).
+WORKER_MEMORY_MIB = 1500
+WORKER_BYTES_PER_ROW = 320
+# Seconds a stage's cell may take (NBML_TIMEOUT): the one-machine fit at
+# 4·10^6 rows and more takes longer than the project's 30 minutes on a loaded machine.
+CELL_TIMEOUT = 4 * 3600
 LGBM = {"n_estimators": 200, "num_leaves": 31, "learning_rate": 0.1, "random_state": 42}
 READY_SECONDS = 60
 
@@ -56,7 +63,7 @@ READY_SECONDS = 60
 class Cluster:
     """A scheduler and its workers on 127.0.0.1, started as separate processes."""
 
-    def __init__(self, tmp: Path, memory: str = WORKER_MEMORY, workers: int = WORKERS):
+    def __init__(self, tmp: Path, memory: str = f"{WORKER_MEMORY_MIB}MiB", workers: int = WORKERS):
         bin_dir = Path(sys.executable).parent
         port = loopback.free_port()
         self.address = f"tcp://{loopback.HOST}:{port}"
@@ -155,7 +162,7 @@ def run_pipeline(root: Path, data: Path, dest: Path, scheduler: str | None) -> d
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dvc = str(Path(sys.executable).parent / "dvc")
     subprocess.run([dvc, "add", "-q", f"data/raw/{data.name}"], cwd=repo, check=True)
-    result: Measured = measured([dvc, "repro"], repo)
+    result: Measured = measured([dvc, "repro"], repo, {"NBML_TIMEOUT": str(CELL_TIMEOUT)})
     for stage in STAGES:
         record = json.loads((repo / "logs" / "runs" / f"{stage}.json").read_text())
         result.stages[stage] = float(record["seconds"])
@@ -171,11 +178,26 @@ def bench_one(
     result: dict = {"rows": rows, "sides": sides}
     with Peak(cluster.worker_rss) as workers:
         if "cluster" in sides:
-            result["cluster"] = run_pipeline(root, data, tmp / f"cluster-{rows}", cluster.address)
+            result["cluster"] = side(root, data, tmp / f"cluster-{rows}", cluster.address)
     result["workers_mb"] = workers.peak / 2**20
     if "alone" in sides:
-        result["alone"] = run_pipeline(root, data, tmp / f"alone-{rows}", None)
+        result["alone"] = side(root, data, tmp / f"alone-{rows}", None)
     return result
+
+
+def side(root: Path, data: Path, dest: Path, scheduler: str | None) -> dict:
+    """One side's run, or what stopped it (the other side and sizes still run)."""
+    try:
+        return run_pipeline(root, data, dest, scheduler)
+    except RuntimeError as exc:
+        print(f"bench-dask: {dest.name} failed: {str(exc)[-2000:]}", flush=True)
+        return {"error": str(exc).splitlines()[0]}
+
+
+def worker_memory(rows: list[int]) -> str:
+    """Each worker's memory limit for the largest table: room for LightGBM's share."""
+    needed = max(rows) * WORKER_BYTES_PER_ROW // 2**20
+    return f"{max(WORKER_MEMORY_MIB, needed)}MiB"
 
 
 def print_table(results: list[dict]) -> None:
@@ -186,6 +208,9 @@ def print_table(results: list[dict]) -> None:
     )
     for r in results:
         for where in r["sides"]:
+            if "error" in r[where]:
+                print(f"{r['rows']:>10,} {where:<8}failed: {r[where]['error'][:150]}")
+                continue
             run = r[where]["run"]
             stages = "".join(f"{run.stages[s]:>10.1f}" for s in STAGES)
             workers = f"{r['workers_mb']:>11.0f}" if where == "cluster" else f"{'-':>11}"
@@ -196,6 +221,8 @@ def print_table(results: list[dict]) -> None:
     if len(results) > 1:
         first, last = results[0], results[-1]
         for where in sorted(set(first["sides"]) & set(last["sides"])):
+            if "error" in first[where] or "error" in last[where]:
+                continue
             growth = last[where]["run"].seconds / first[where]["run"].seconds
             print(f"{where}: {last['rows'] / first['rows']:.0f}x the rows, {growth:.2f}x the time")
 
@@ -220,17 +247,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = find_root()
     cache = Path(args.cache) if args.cache else default_cache(root)
+    sizes = parse_rows(args.rows)
+    memory = worker_memory(sizes)
     with tempfile.TemporaryDirectory(prefix="nbml-dask-") as tmp:
-        cluster = Cluster(Path(tmp))
+        cluster = Cluster(Path(tmp), memory)
         try:
             print(
                 f"bench-dask: scheduler {cluster.address}, {WORKERS} workers x 1 thread, "
-                f"{WORKER_MEMORY} each",
+                f"{memory} each",
                 flush=True,
             )
             results = [
                 bench_one(root, rows, cache, cluster, Path(tmp), args.sides.split(","))
-                for rows in parse_rows(args.rows)
+                for rows in sizes
             ]
         finally:
             cluster.stop()

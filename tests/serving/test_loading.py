@@ -55,3 +55,25 @@ def test_serve_exits_1_with_one_message_and_never_listens(trained_copy):
     assert proc.stderr.startswith("nbml: error: data/models/model.skops: md5 ")
     assert "Traceback" not in proc.stderr
     assert "refusing to serve a model no run recorded" in proc.stderr
+
+
+def test_splits_written_as_folders_of_part_files_give_the_same_contract(trained_copy):
+    """A Dask run's splits are folders of part files; the service reads them one part at a
+    time (the training split reduced per column, the test split's first part only)."""
+    import numpy as np
+    import pandas as pd
+
+    before = Service.prepare(Settings(trained_copy))
+    for split in ("train", "test"):
+        path = trained_copy / "data" / "prepared" / f"{split}.parquet"
+        frame = pd.read_parquet(path)
+        path.unlink()
+        path.mkdir()
+        for i, rows in enumerate(np.array_split(np.arange(len(frame)), 12)):
+            # part.10 sorts before part.2, as Dask names them
+            frame.iloc[rows].to_parquet(path / f"part.{i}.parquet", index=False)
+        assert len(pd.read_parquet(path)) == len(frame)
+    after = Service.prepare(Settings(trained_copy))
+    assert after.specs == before.specs
+    assert after.example == before.example
+    assert load(trained_copy).classes == ["Adelie", "Chinstrap", "Gentoo"]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from nbml.errors import ClusterError, DataError, ModelError
-from nbml.steps import compute, data, evaluation, validate
+from nbml.steps import baseline, compute, data, eda, evaluation, regression, validate
 from nbml.steps.features import build_preprocessor, infer_feature_types
 from nbml.steps.model import (
     compose,
@@ -143,17 +143,90 @@ def test_a_quantity_target_is_named_on_the_cluster_as_on_one_machine(cluster):
     assert on_cluster.value.problems == alone.value.problems
 
 
-def test_regression_is_refused_on_the_cluster_naming_the_parameters(cluster):
-    from nbml.runner import checks
+def quantity_table(n: int, seed: int = 3) -> pd.DataFrame:
+    """The classification table with a quantity to predict instead of the label."""
+    df = table(n, seed).drop(columns="label")
+    rng = np.random.default_rng(seed)
+    df["price"] = 3 * df["a"] - df["c"] + (df["colour"] == "red") + rng.normal(scale=0.3, size=n)
+    return df
 
-    df = table(400)
-    df["label"] = np.arange(len(df)) * 0.5
-    with pytest.raises(DataError, match="data.task: regression.*compute.scheduler: null"):
-        validate.validate_source(compute_frame(df, 3), "t", "label", 0.25, 10, task="regression")
-    params = {"train": {"estimator": LGBM}, "data": {"task": "regression"}}
-    project = type("P", (), {"params": params})()
-    (problem,) = checks._check_compute({"scheduler": "local"}, project)
-    assert problem.startswith("data.task: regression") and "compute.scheduler: null" in problem
+
+@pytest.fixture(scope="module")
+def regressed(cluster, tmp_path_factory):
+    """Prepare's, train's and evaluate's calls for a quantity on the cluster."""
+    tmp = tmp_path_factory.mktemp("regressed")
+    frame = compute_frame(quantity_table(6000), 4)
+    labelled = validate.validate_source(frame, "t", "price", 0.25, 10, task="regression")
+    train, test = data.split(labelled, "price", 0.25, 42, "regression")
+    data.write_parquet(train, tmp / "train.parquet")
+    data.write_parquet(test, tmp / "test.parquet")
+    rows = data.read_parquet(tmp / "train.parquet")
+    X, y = data.split_xy(rows, "price", "regression")
+    preprocessor = build_preprocessor(infer_feature_types(rows, "price")).fit(data.client_rows(X))
+    regressor = make_estimator("lightgbm.LGBMRegressor", LGBM_KWARGS, "regression")
+    fit_estimator(regressor, preprocess(preprocessor, X), y)
+    path = save_model(compose(preprocessor, regressor), tmp / "model.skops")
+    X_test, y_test = data.split_xy(data.read_parquet(tmp / "test.parquet"), "price", "regression")
+    model = load_model(path)
+    return model, X_test, y_test, pd.read_parquet(tmp / "test.parquet"), rows
+
+
+def test_a_quantity_trains_on_the_cluster_into_a_single_machine_regressor(regressed):
+    model, _, _, local, _ = regressed
+    assert type(model.steps[-1][1]).__name__ == "LGBMRegressor"
+    X, y = data.split_xy(local, "price", "regression")
+    assert regression.compute_metrics(y, model.predict(X), ["r2"])["r2"] > 0.8
+
+
+def test_regression_metrics_on_the_cluster_are_those_of_one_machine(regressed, monkeypatch):
+    model, X_test, y_test, local, _ = regressed
+    predicted = regression.predict(model, X_test)
+    assert compute.is_dask(predicted)
+    names = list(regression.METRICS)
+    on_cluster = regression.compute_metrics(y_test, predicted, names)
+    X_l, y_l = data.split_xy(local, "price", "regression")
+    alone = regression.compute_metrics(y_l, model.predict(X_l), names)
+    assert on_cluster == pytest.approx(alone, abs=2e-6)
+    # the median absolute error is exact, not approximated
+    assert on_cluster["median_absolute_error"] == alone["median_absolute_error"]
+    pd.testing.assert_frame_equal(
+        regression.error_by_quantile(y_test, predicted),
+        regression.error_by_quantile(y_l, model.predict(X_l)),
+        atol=2e-6,
+    )
+    mean = float(y_l.mean())
+    assert baseline.mean_baseline(y_l, y_test)["metrics"] == pytest.approx(
+        baseline.mean_baseline(y_l, y_l)["metrics"], abs=2e-6
+    )
+    assert len(regression.predicted_actual_rows(y_test, predicted, 42)) == len(y_l)  # < 2,000
+    monkeypatch.setattr(regression, "MAX_PLOT_POINTS", 500)
+    versus = regression.predicted_actual_rows(y_test, predicted, 42)
+    assert len(versus) == 500 and versus["actual"].min() < mean < versus["actual"].max()
+    pairs = set(zip(y_l.round(9), model.predict(X_l).round(9), strict=True))
+    assert set(zip(versus["actual"].round(9), versus["predicted"].round(9), strict=True)) <= pairs
+
+
+def test_the_quantity_is_summarised_on_the_cluster_as_on_one_machine(regressed):
+    *_, rows = regressed
+    on_cluster = eda.target_summary(rows, "price")
+    pd.testing.assert_frame_equal(on_cluster, eda.target_summary(rows.compute(), "price"))
+
+
+def test_exact_order_statistics_of_values_on_the_workers(cluster, monkeypatch):
+    import dask
+
+    from nbml.steps import cluster as on_cluster
+
+    monkeypatch.setattr(on_cluster, "RANK_ROWS", 500)  # several refinement rounds
+    rng = np.random.default_rng(5)
+    values = np.concatenate([np.zeros(20_000), rng.exponential(size=30_001) * 1e6])
+    parts = [dask.delayed(np.asarray)(p) for p in np.array_split(rng.permutation(values), 5)]
+    ranks = [0, 20_000, 25_000, len(values) - 1]
+    found = on_cluster.order_statistics(parts, ranks, "values")
+    assert [found[k] for k in ranks] == list(np.sort(values)[ranks])
+    shares = np.linspace(0, 1, 5)
+    quantiles = on_cluster.quantiles(parts, len(values), shares, "values")
+    np.testing.assert_allclose(quantiles, np.quantile(values, shares), rtol=1e-12)
 
 
 def test_a_target_encoding_is_refused_on_the_cluster(cluster):
@@ -326,3 +399,94 @@ def test_the_service_answers_with_the_model_trained_on_the_cluster(trained):
     expected_labels, expected_proba = predictor.reference(rows)
     assert labels == expected_labels and set(labels) <= set(model.classes_)
     np.testing.assert_array_equal(proba, expected_proba)
+
+
+def _spill_listener(dask_worker) -> None:
+    import logging
+    import logging.handlers
+
+    handler = logging.handlers.BufferingHandler(10_000)
+    logging.getLogger("distributed.spill").addHandler(handler)
+    dask_worker.nbml_spill_log = handler
+
+
+def _spill_log(dask_worker) -> list[str]:
+    return [record.getMessage() for record in dask_worker.nbml_spill_log.buffer]
+
+
+def _spilled(dask_worker) -> int:
+    return len(dask_worker.data.slow)
+
+
+def test_workers_with_less_memory_than_the_table_train_without_spilling_the_socket(cluster):
+    """Workers that can hold 0.6 MB of data each (a 4.5 MB table): the table is spilled to their
+    disks, and LightGBM trains without Dask trying to spill its port-holding socket, which
+    cannot be pickled (the fit hung on 800 MiB workers at 10^6 rows)."""
+    import dask
+    from distributed import Client, LocalCluster, wait
+
+    from nbml.steps import distributed_model
+
+    df = table(100_000)  # about 4.5 MB in pandas
+    small = {
+        "distributed.worker.memory.target": 0.6,  # spill data beyond 60% of 1 MiB ...
+        "distributed.worker.memory.spill": False,  # ... and leave the process's own memory be
+        "distributed.worker.memory.pause": False,
+        "distributed.worker.memory.terminate": False,
+    }
+    with (
+        dask.config.set(small),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit="1MiB",
+        ) as local,
+        Client(local) as client,
+    ):
+        client.run(_spill_listener)
+        frame = compute_frame(df, 8).persist()
+        wait(frame)
+        X, y = data.split_xy(frame, "label")
+        assert sum(client.run(_spilled).values()) > 0  # the table does not fit
+        preprocessor = build_preprocessor(infer_feature_types(df, "label")).fit(df.head(2000))
+        classifier = distributed_model.make_estimator(LGBM, LGBM_KWARGS)
+        fit_estimator(classifier, preprocess(preprocessor, X), y)
+        logs = [m for messages in client.run(_spill_log).values() for m in messages]
+    model = compose(preprocessor, classifier)
+    assert model.score(*data.split_xy(df, "label")) > 0.6
+    assert not [m for m in logs if "pickle" in m], logs[:3]
+
+
+def test_a_worker_lost_during_the_fit_cancels_what_lightgbm_submitted(monkeypatch):
+    from nbml.steps import distributed_model
+
+    class Placing:  # the fit's client, after worker b left the cluster
+        _workers = ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
+        submitted = ["train-part-a", "train-part-b"]
+        cancelled: list = []
+
+        def scheduler_info(self):
+            return {"workers": {"tcp://127.0.0.1:1": {}}}
+
+        def cancel(self, futures, force):
+            self.cancelled.append((list(futures), force))
+
+    monkeypatch.setattr(distributed_model, "WATCH_SECONDS", 0.01)
+    placing = Placing()
+    with distributed_model._Watch(placing) as watch:
+        watch.thread.join(timeout=30)  # a guard: it ends as soon as it sees the loss
+    assert watch.lost == ["tcp://127.0.0.1:2"]
+    assert placing.cancelled == [(["train-part-a", "train-part-b"], True)]
+
+
+def test_the_majority_baseline_on_the_cluster_is_that_of_one_machine(cluster):
+    df = table(3000).sample(frac=1, random_state=0)
+    train, test = df.iloc[:2000], df.iloc[2000:]
+    classes = np.array(sorted(df["label"].unique()))
+    alone = baseline.majority_baseline(train["label"], test["label"], classes, METRICS)
+    on_cluster = baseline.majority_baseline(
+        train["label"], compute_frame(test, 3)["label"], classes, METRICS
+    )
+    assert on_cluster == {**alone, "metrics": pytest.approx(alone["metrics"], abs=1e-6)}

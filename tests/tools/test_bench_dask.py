@@ -20,3 +20,12 @@ def test_the_bench_cluster_listens_on_loopback_and_stops_everything(tmp_path):
         cluster.stop()
     assert all(proc.poll() is not None for proc in cluster.procs)
     assert cluster.worker_rss() == 0
+
+
+def test_workers_get_room_for_lightgbm_at_10_7_rows_and_stay_below_the_table_at_4_10_6():
+    from tools.bench_dask import WORKER_MEMORY_MIB, worker_memory
+    from tools.bench_scale import parse_rows
+
+    assert worker_memory(parse_rows("1e6,4e6")) == f"{WORKER_MEMORY_MIB}MiB"  # table: 845 MB
+    # 7.5·10^6 training rows x 42 float32 inputs, about three copies of each worker's half
+    assert int(worker_memory(parse_rows("1e6,4e6,1e7")).removesuffix("MiB")) * 2**20 > 3 * 0.63e9

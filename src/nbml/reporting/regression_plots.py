@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nbml.reporting.plots import grid
+from nbml.reporting.plots import _computed, grid
 
 _WIDTH = 7.0
 MAX_SCATTER_POINTS = 5000
@@ -23,11 +23,32 @@ def target_distribution(df: pd.DataFrame, target: str) -> Figure:
     values = df[target].dropna().astype(float)
     fig = Figure(figsize=(_WIDTH, 2.8), layout="constrained")
     ax = fig.subplots()
-    ax.hist(values, bins=min(40, max(10, int(np.sqrt(len(values))))), color="#4c78a8")
+    if type(values).__module__.startswith("dask."):
+        ax.stairs(*_cluster_histogram(values), fill=True, color="#4c78a8")
+    else:
+        ax.hist(values, bins=_bins(len(values)), color="#4c78a8")
     ax.set_xlabel(str(target))
     ax.set_ylabel("rows")
     ax.set_title(f"Distribution of '{target}' ({len(values):,} labelled rows)")
     return fig
+
+
+def _bins(rows: int) -> int:
+    return min(40, max(10, int(np.sqrt(rows))))
+
+
+def _part_histogram(part: pd.Series, bins: int, low: float, high: float) -> pd.Series:
+    return pd.Series(np.histogram(part.to_numpy(), bins=bins, range=(low, high))[0])
+
+
+def _cluster_histogram(values: object) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and bin edges of a Dask series' values, counted on its workers."""
+    rows, low, high = (_computed(getattr(values, f)()) for f in ("count", "min", "max"))
+    bins = _bins(int(rows))
+    meta = pd.Series([], dtype="int64")
+    found = _computed(values.map_partitions(_part_histogram, bins, low, high, meta=meta))
+    counts = found.to_numpy().reshape(-1, bins).sum(axis=0)
+    return counts, np.histogram_bin_edges([], bins=bins, range=(low, high))
 
 
 def against_target(df: pd.DataFrame, target: str, columns: list[str], max_panels: int) -> Figure:

@@ -545,8 +545,7 @@ def check_stage_task(proj: Project, stage: str) -> None:
 @check("compute")
 def _check_compute(values: dict[str, Any], proj: Project) -> list[str]:
     # lazy: see "Start-up" in the module docstring
-    from nbml.steps.compute import REGRESSION_REFUSAL, estimator_refusal, scheduler_problems
-    from nbml.steps.task import REGRESSION
+    from nbml.steps.compute import estimator_refusal, scheduler_problems
 
     scheduler = values.get("scheduler")
     problems = scheduler_problems(scheduler)
@@ -564,8 +563,6 @@ def _check_compute(values: dict[str, Any], proj: Project) -> list[str]:
     if scheduler is not None and not problems:
         refusal = estimator_refusal((proj.params.get("train") or {}).get("estimator"))
         problems += [refusal] if refusal else []
-        if (proj.params.get("data") or {}).get("task") == REGRESSION:
-            problems.append(REGRESSION_REFUSAL)
     return problems
 
 

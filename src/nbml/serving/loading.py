@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pandas.api import types as ptypes
 
 from nbml.errors import ModelError, ServeError
 from nbml.project import Project, load_yaml
@@ -82,21 +83,51 @@ def load_recorded_model(project: Project) -> ServedModel:
     return ServedModel(model, path, rel, actual, stage, lock)
 
 
-def training_frame(project: Project) -> pd.DataFrame:
-    """The training split the model was fit on (the request schema is read from it).
+def split_parts(path: Path) -> list[Path]:
+    """A split's Parquet files: the file itself, or the part files of the folder a Dask
+    cluster writes, in the order pandas reads them."""
+    if not path.is_dir():
+        return [path]
+    # lazy: pyarrow.dataset is needed only to list a folder of part files
+    import pyarrow.dataset as ds
 
-    A file, or the folder of part files prepare writes on a Dask cluster.
+    return [Path(f) for f in ds.dataset(path, format="parquet").files]
+
+
+def _distinct(values: pd.Series, keep_all: bool) -> pd.Series:
+    """What the request schema needs of a column: for a number, its first value, minimum and
+    maximum; for the rest (and ``keep_all``), each distinct value once, in order of rows."""
+    if keep_all or not ptypes.is_numeric_dtype(values) or ptypes.is_bool_dtype(values):
+        return values.drop_duplicates()
+    present = values.dropna()
+    return present.iloc[[0, present.argmin(), present.argmax()]] if len(present) else present
+
+
+def training_frame(project: Project, categorical: set[str] | None = None) -> dict[str, pd.Series]:
+    """Per column of the training split, the values its request schema is read from.
+
+    Read one part file at a time (a Dask cluster's split is a folder of them) and
+    reduced to what :func:`nbml.serving.schema.column_spec` uses: the same kind,
+    example, categories and range as the whole split, without holding it.
     """
     path = project.root / project.path_names["train"]
     if not path.exists():
         raise ServeError(f"{path}: training split not found; run `dvc repro` first")
-    return pd.read_parquet(path)
+    keep = categorical or set()
+    found: dict[str, pd.Series] = {}
+    for part in split_parts(path):
+        frame = pd.read_parquet(part)
+        for column in frame.columns:
+            both = pd.concat([found[column], frame[column]]) if column in found else frame[column]
+            found[column] = _distinct(both, column in keep)
+    return found
 
 
 def test_frame(project: Project) -> pd.DataFrame | None:
-    """The test split, for the try-it page's example row and the start-up self-check."""
+    """The first rows of the test split (its first part file), for the try-it page's example
+    row and the start-up self-check."""
     path = project.root / project.path_names["test"]
-    return pd.read_parquet(path) if path.exists() else None
+    return pd.read_parquet(split_parts(path)[0]) if path.exists() else None
 
 
 def read_metrics(project: Project) -> dict[str, Any]:

@@ -57,14 +57,14 @@ def read_feature_types(project: Project) -> dict[str, Any]:
 
 def request_specs(project: Project, lock: dict[str, Any], stage: str) -> list[ColumnSpec]:
     """The request columns: the training split's columns but the target, typed from it."""
-    train = training_frame(project)
+    types = read_feature_types(project)
+    train = training_frame(project, set(types.get("categorical", [])))
     target = recorded_target(lock, project, stage)
-    if target not in train.columns:
+    if target not in train:
         raise ServeError(
             f"{LOCK_FILE} records target '{target}', which the training split does not have"
         )
-    columns = [str(c) for c in train.columns if c != target]
-    types = read_feature_types(project)
+    columns = [str(c) for c in train if c != target]
     # every column of a feature kind (dates and booleans too); all when the file is missing
     kinds = ("numeric", "categorical", "boolean", "dates")
     used = {str(c) for kind in kinds for c in types.get(kind, [])} or set(columns)

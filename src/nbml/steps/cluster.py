@@ -175,13 +175,6 @@ def _mixed_problems(frame: dd.DataFrame, columns: list[str], where: str) -> list
     return problems
 
 
-REGRESSION_REFUSAL = (
-    "target '{target}' is a quantity (data.task: regression, decided by prepare), and the "
-    "cluster (compute.scheduler) trains classifiers only: set compute.scheduler: null to "
-    "train a regressor on one machine, or data.task: classification"
-)
-
-
 def validate_source(
     frame: dd.DataFrame,
     source: str,
@@ -194,8 +187,6 @@ def validate_source(
 ) -> dd.DataFrame:
     """validate.validate_source on the cluster: the labelled rows, or every problem at once."""
     where = data.source_label(source)
-    if task == REGRESSION:
-        raise DataError(where, [REGRESSION_REFUSAL.format(target=target)])
     columns = [str(c) for c in frame.columns]
     if not columns:
         raise DataError(where, ["no columns: the table is empty"])
@@ -211,9 +202,7 @@ def validate_source(
     overrides = {k: v for k, v in schema.items() if k in columns and v in validate.SCHEMA_TYPES}
     checked = [c for c in columns if c not in set(drop or []) or c == target]
     textual = [c for c in checked if c not in overrides and _textual(frame._meta[c])]
-    filled, labels, rows = computed(
-        where, frame.count(), frame[target].value_counts(), frame.shape[0]
-    )
+    filled, rows = computed(where, frame.count(), frame.shape[0])
     if rows == 0:
         shown = ", ".join(columns[:30])
         raise DataError(where, [f"no rows: only a header was found (columns: {shown})"])
@@ -224,12 +213,10 @@ def validate_source(
         if int(filled[c]) == 0
     ]
     problems += _mixed_problems(frame, textual, where)
-    label_type = frame._meta[target]
-    numeric = pd.api.types.is_numeric_dtype(label_type) and not pd.api.types.is_bool_dtype(
-        label_type
-    )
-    quantity = numeric and counts_look_continuous(labels)
-    problems += data.class_problems(labels, quantity, target, test_size, min_rows_per_class)
+    if task == REGRESSION:
+        problems += _quantity_problems(frame, target, int(filled[target]), test_size, where)
+    else:
+        problems += _class_problems(frame, target, test_size, min_rows_per_class, where)
     if not data.feature_columns(frame._meta, target):
         problems.append("no feature columns besides the target")
     if problems:
@@ -238,6 +225,32 @@ def validate_source(
     if overrides:
         labelled = labelled.astype({c: validate.SCHEMA_TYPES[t] for c, t in overrides.items()})
     return labelled
+
+
+def _class_problems(
+    frame: dd.DataFrame, target: str, test_size: float, min_rows_per_class: int, where: str
+) -> list[str]:
+    """data.class_problems from the rows per class counted on the cluster."""
+    (labels,) = computed(where, frame[target].value_counts())
+    label_type = frame._meta[target]
+    numeric = pd.api.types.is_numeric_dtype(label_type) and not pd.api.types.is_bool_dtype(
+        label_type
+    )
+    quantity = numeric and counts_look_continuous(labels)
+    return data.class_problems(labels, quantity, target, test_size, min_rows_per_class)
+
+
+def _quantity_problems(
+    frame: dd.DataFrame, target: str, labelled: int, test_size: float, where: str
+) -> list[str]:
+    """data's regression checks (not constant, rows for both splits) from the target's range.
+
+    No value counts: a quantity has about as many distinct values as rows.
+    """
+    values = frame[target].astype("float64")
+    low, high = computed(where, values.min(), values.max())
+    found = "none" if labelled == 0 else ", ".join(str(v) for v in dict.fromkeys((low, high)))
+    return data.quantity_problems(labelled == 0 or low == high, found, labelled, target, test_size)
 
 
 def _textual(meta: pd.Series) -> bool:
@@ -291,9 +304,7 @@ def sample_rows(frame: dd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def sample_source(
-    frame: dd.DataFrame, sample: float | int | None, seed: int
-) -> dd.DataFrame:
+def sample_source(frame: dd.DataFrame, sample: float | int | None, seed: int) -> dd.DataFrame:
     """prepare.sample on the cluster: a seeded share of each partition's rows."""
     if sample is None:
         return frame
@@ -337,3 +348,144 @@ def overview(frame: dd.DataFrame, target: str) -> pd.DataFrame:
 def describe(frame: dd.DataFrame) -> str:
     """What was read, and how: the description load_source keeps with the frame."""
     return str(frame._meta.attrs.get("source", "the source"))
+
+
+# -- exact order statistics of values spread over the workers ------------------------------
+# Bins per refinement round, and values an interval may hold before they are brought here.
+RANK_BINS = 4096
+RANK_ROWS = 100_000
+
+
+def _in_interval(values: np.ndarray, low: float, high: float, closed: bool) -> np.ndarray:
+    upper = values <= high if closed else values < high
+    return values[(values >= low) & upper]
+
+
+def _interval_counts(
+    values: np.ndarray, intervals: list[tuple[float, float, bool]]
+) -> list[tuple[np.ndarray, float, float]]:
+    """Per interval: the values in each of its RANK_BINS bins, and their min and max."""
+    found = []
+    for low, high, closed in intervals:
+        inside = _in_interval(values, low, high, closed)
+        edges = np.linspace(low, high, RANK_BINS + 1)
+        bins = np.clip(np.searchsorted(edges, inside, side="right") - 1, 0, RANK_BINS - 1)
+        counts = np.bincount(bins, minlength=RANK_BINS)
+        extremes = (float(inside.min()), float(inside.max())) if len(inside) else (np.inf, -np.inf)
+        found.append((counts, *extremes))
+    return found
+
+
+def _interval_values(values: np.ndarray, intervals: list[tuple[float, float, bool]]) -> list:
+    return [_in_interval(values, *interval) for interval in intervals]
+
+
+def _extremes(values: np.ndarray) -> tuple[float, float]:
+    return (float(values.min()), float(values.max())) if len(values) else (np.inf, -np.inf)
+
+
+Interval = tuple[float, float, bool, int]  # low, high, high included, values below low
+
+
+def _narrow(interval: Interval, k: int, counts: np.ndarray) -> tuple[Interval, int]:
+    """The bin of ``interval`` that holds rank k, as an interval of its own; its values."""
+    low, high, closed, offset = interval
+    before = np.concatenate([[0], np.cumsum(counts)])
+    j = int(np.searchsorted(before, k - offset, side="right") - 1)
+    edges = np.linspace(low, high, RANK_BINS + 1)
+    last = closed and j == RANK_BINS - 1
+    return (float(edges[j]), float(edges[j + 1]), last, offset + int(before[j])), int(counts[j])
+
+
+def _gathered(parts: list[Any], intervals: dict[int, Interval], what: str) -> dict[int, float]:
+    """Rank k from the values of its interval, brought here (at most RANK_ROWS each)."""
+    if not intervals:
+        return {}
+    keys = sorted(intervals)
+    bounds = [intervals[k][:3] for k in keys]
+    per_part = computed(what, *[dask.delayed(_interval_values)(p, bounds) for p in parts])
+    found = {}
+    for i, k in enumerate(keys):
+        values = np.sort(np.concatenate([part[i] for part in per_part]))
+        found[k] = float(values[k - intervals[k][3]])
+    return found
+
+
+def order_statistics(parts: list[Any], ranks: list[int], what: str) -> dict[int, float]:
+    """The values of the given ranks (0: the smallest) among every value of ``parts``.
+
+    ``parts`` are Dask delayed 1-d float arrays without NaN (one per
+    partition). Exact, with bounded memory here: each round counts the
+    values of the interval known to hold a rank in RANK_BINS bins on the
+    workers and narrows it to the bin holding the rank, until that bin holds
+    at most RANK_ROWS values (brought here and sorted) or a single value.
+    """
+    extremes = computed(what, *[dask.delayed(_extremes)(p) for p in parts])
+    low, high = min(e[0] for e in extremes), max(e[1] for e in extremes)
+    pending: dict[int, Interval] = {k: (low, high, True, 0) for k in ranks}
+    found: dict[int, float] = {}
+    sizes: dict[int, int] = {}
+    while pending:
+        keys = sorted(pending)
+        intervals = [pending[k][:3] for k in keys]
+        per_part = computed(what, *[dask.delayed(_interval_counts)(p, intervals) for p in parts])
+        for i, k in enumerate(keys):
+            least = min(part[i][1] for part in per_part)
+            if least == max(part[i][2] for part in per_part):
+                found[k] = least  # one value left in the interval: that is the rank's
+                pending.pop(k)
+            else:
+                counts = sum(part[i][0] for part in per_part)
+                pending[k], sizes[k] = _narrow(pending[k], k, counts)
+        small = [k for k in pending if sizes[k] <= RANK_ROWS]
+        found.update(_gathered(parts, {k: pending.pop(k) for k in small}, what))
+    return found
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy.quantile's linear interpolation between two neighbouring order statistics."""
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
+def quantiles(parts: list[Any], n: int, qs: np.ndarray, what: str) -> np.ndarray:
+    """numpy.quantile (method 'linear') of the values on the workers, from exact order
+    statistics."""
+    virtual = n * qs + (1 + qs * (1 - 1 - 1)) - 1
+    below = np.clip(np.floor(virtual), 0, n - 1).astype(int)
+    above = np.clip(below + 1, 0, n - 1)
+    found = order_statistics(parts, sorted(set(below) | set(above)), what)
+    gamma = virtual - np.floor(virtual)
+    return np.array(
+        [_lerp(found[a], found[b], g) for a, b, g in zip(below, above, gamma, strict=True)]
+    )
+
+
+def _values(part: pd.Series) -> np.ndarray:
+    values = part.to_numpy(dtype=float)
+    return values[~np.isnan(values)]
+
+
+def target_summary(frame: dd.DataFrame, target: str) -> pd.DataFrame:
+    """eda.target_summary on the cluster: the same table, its quantiles exact."""
+    values = frame[target].astype("float64")
+    rows, mean, std, missing, distinct = computed(
+        "the training split",
+        values.count(),
+        values.mean(),
+        values.std(),
+        values.isna().sum(),
+        values.nunique(),
+    )
+    stats = {"count": float(rows), "mean": mean, "std": std}
+    shares = np.array([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0])
+    if rows:
+        parts = [dask.delayed(_values)(p) for p in values.to_delayed()]
+        found = quantiles(parts, int(rows), shares, "the training split")
+    else:
+        found = np.full(len(shares), np.nan)
+    names = ["min", "5%", "25%", "50%", "75%", "95%", "max"]
+    stats.update(zip(names, found, strict=True))
+    summary = pd.Series(stats, dtype=float)
+    summary["missing"] = float(missing)
+    summary["distinct"] = float(distinct)
+    return summary.round(4).rename(target).to_frame()

@@ -24,7 +24,9 @@ from nbml.messages import progress
 LOCAL = "local"
 ADDRESS = re.compile(r"^(tcp|tls|inproc)://[^\s/]+(:\d+)?/?$")
 # train.estimator values that train on a cluster (lightgbm.dask does the work).
-DASK_ESTIMATORS = ("lightgbm.LGBMClassifier", "lightgbm.dask.DaskLGBMClassifier")
+DASK_CLASSIFIERS = ("lightgbm.LGBMClassifier", "lightgbm.dask.DaskLGBMClassifier")
+DASK_REGRESSORS = ("lightgbm.LGBMRegressor", "lightgbm.dask.DaskLGBMRegressor")
+DASK_ESTIMATORS = DASK_CLASSIFIERS + DASK_REGRESSORS
 # Rows a bounded sample brought to the stage's process may hold: what fits
 # the preprocessor, infers the feature types and checks the saved model.
 CLIENT_ROWS = 200_000
@@ -60,13 +62,6 @@ def scheduler_problems(value: Any, where: str = "compute.scheduler") -> list[str
         f"{where}: expected null (one machine), 'local' (a LocalCluster on this machine) or "
         f"a scheduler address such as tcp://127.0.0.1:8786, found {value!r}"
     ]
-
-
-REGRESSION_REFUSAL = (
-    "data.task: regression trains on one machine only, and compute.scheduler names a Dask "
-    "cluster, which trains classifiers (LightGBM); set compute.scheduler: null to predict "
-    "a quantity"
-)
 
 
 def estimator_refusal(estimator: Any) -> str | None:

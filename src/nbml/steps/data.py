@@ -716,17 +716,25 @@ SHOWN_SMALL_CLASSES = 10
 def _regression_problems(labelled: pd.DataFrame, target: str, test_size: float) -> list[str]:
     """What a regression target needs: more than one value, rows for both splits."""
     values = labelled[target]
+    found = ", ".join(map(str, values.unique()[:3])) or "none"
+    return quantity_problems(values.nunique() < 2, found, len(labelled), target, test_size)
+
+
+def quantity_problems(
+    constant: bool, found: str, labelled: int, target: str, test_size: float
+) -> list[str]:
+    """A regression target's problems: constant (``found``: its values), or too few rows
+    for both splits. The cluster passes what its workers found."""
     problems = []
-    if values.nunique() < 2:
-        found = ", ".join(map(str, values.unique()[:3])) or "none"
+    if constant:
         problems.append(
             f"target '{target}' is constant (labelled values: {found}): there is nothing to "
             "predict; choose another data.target"
         )
-    n_test = int(round(len(labelled) * test_size))
-    if n_test < 2 or len(labelled) - n_test < 2:
+    n_test = int(round(labelled * test_size))
+    if n_test < 2 or labelled - n_test < 2:
         problems.append(
-            f"prepare.test_size={test_size} gives {n_test} test and {len(labelled) - n_test} "
+            f"prepare.test_size={test_size} gives {n_test} test and {labelled - n_test} "
             "training rows; each split needs at least 2"
         )
     return problems

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from nbml.steps import cluster, slices
 from nbml.steps.cluster import computed
+from nbml.steps.compute import is_dask
 
 SCORE_BINS = 2000
 _EPS = np.finfo(np.float64).eps
@@ -201,3 +203,153 @@ def importance_sample(
     (rows,) = computed("a sample of the test split", frame)
     rows = rows.reset_index(drop=True)
     return rows.drop(columns="__target__"), rows["__target__"]
+
+
+# -- regression: predicted quantities kept on the workers --------------------------------
+def _predict_values(part: pd.DataFrame, model: Any) -> pd.Series:
+    values = np.asarray(model.predict(part), dtype=float)
+    return pd.Series(values, index=part.index, name="predicted")
+
+
+def predict_values(model: Any, X: dd.DataFrame) -> dd.Series:
+    """The model's prediction of every row, computed and kept on the workers."""
+    meta = pd.Series([], dtype="float64", name="predicted")
+    return X.map_partitions(_predict_values, model, meta=meta).persist()
+
+
+def _pair(actual: pd.Series, predicted: Any) -> np.ndarray:
+    """A partition's rows with an actual value as a 2 x n array: actual, predicted."""
+    y = actual.to_numpy(dtype=float)
+    guess = predicted.to_numpy(dtype=float) if hasattr(predicted, "to_numpy") else predicted
+    p = np.broadcast_to(np.asarray(guess, dtype=float), y.shape)
+    keep = ~np.isnan(y)
+    return np.vstack([y[keep], p[keep]])
+
+
+# The (actual, predicted) pairs of the last two scorings (the model's, the baseline's),
+# persisted on the workers: the metrics, the slices and the plot sample reuse them.
+_PAIRS: dict[tuple[int, Any], list[Any]] = {}
+
+
+def _pairs(y: dd.Series, predicted: Any) -> list[Any]:
+    key = (id(y), id(predicted) if is_dask(predicted) else float(predicted))
+    if key not in _PAIRS:
+        guesses = predicted.to_delayed() if is_dask(predicted) else [predicted] * y.npartitions
+        parts = [dask.delayed(_pair)(a, p) for a, p in zip(y.to_delayed(), guesses, strict=True)]
+        while len(_PAIRS) >= 2:
+            _PAIRS.pop(next(iter(_PAIRS)))
+        _PAIRS[key] = list(dask.persist(*parts))
+    return _PAIRS[key]
+
+
+def _moments(pair: np.ndarray) -> np.ndarray:
+    """rows, mean and squared deviations of the actual values; squared and absolute errors."""
+    y, error = pair[0], pair[1] - pair[0]
+    mean = float(y.mean()) if len(y) else 0.0
+    return np.array([len(y), mean, ((y - mean) ** 2).sum(), (error**2).sum(), np.abs(error).sum()])
+
+
+def _combined(parts: list[np.ndarray]) -> np.ndarray:
+    """The moments of all partitions (Chan et al.'s pairwise update of the deviations)."""
+    n, mean, m2, sse, sae = parts[0]
+    for other in parts[1:]:
+        total = n + other[0]
+        if total:
+            delta = other[1] - mean
+            m2 += other[2] + delta**2 * n * other[0] / total
+            mean += delta * other[0] / total
+        n, sse, sae = total, sse + other[3], sae + other[4]
+    return np.array([n, mean, m2, sse, sae])
+
+
+def _abs_errors(pair: np.ndarray) -> np.ndarray:
+    return np.abs(pair[1] - pair[0])
+
+
+def _median(parts: list[Any], n: int, what: str) -> float:
+    """The exact median of values on the workers (the mean of the middle two for even n)."""
+    middle = sorted({(n - 1) // 2, n // 2})
+    found = cluster.order_statistics(parts, middle, what)
+    return float(np.mean([found[k] for k in [(n - 1) // 2, n // 2]]))
+
+
+def regression_metrics(y: dd.Series, predicted: Any, names: list[str]) -> dict[str, float]:
+    """regression.compute_metrics on the cluster: r2, rmse and mae from sums, the median
+    absolute error exact (cluster.order_statistics). ``predicted``: a Dask series or one number."""
+    pairs = _pairs(y, predicted)
+    n, _, m2, sse, sae = _combined(list(computed("the test split", *map(_delayed_moments, pairs))))
+    if not n:
+        raise ValueError("no test rows with an actual value to score")
+    found = {
+        "r2": lambda: 1.0 - sse / m2 if m2 > 0 else (1.0 if sse == 0 else 0.0),
+        "rmse": lambda: np.sqrt(sse / n),
+        "mae": lambda: sae / n,
+        "median_absolute_error": lambda: _median(
+            [dask.delayed(_abs_errors)(p) for p in pairs], int(n), "the test split's errors"
+        ),
+    }
+    return {name: round(float(found[name]()), 6) for name in names}
+
+
+def _delayed_moments(pair: Any) -> Any:
+    return dask.delayed(_moments)(pair)
+
+
+def _actual(pair: np.ndarray) -> np.ndarray:
+    return pair[0]
+
+
+def _slice_sums(pair: np.ndarray, inner: np.ndarray, bins: int) -> np.ndarray:
+    """Per slice of the actual value: rows, summed absolute and squared errors."""
+    which = np.searchsorted(inner, pair[0], side="left")
+    error = pair[1] - pair[0]
+    return np.vstack(
+        [
+            np.bincount(which, minlength=bins),
+            np.bincount(which, weights=np.abs(error), minlength=bins),
+            np.bincount(which, weights=error**2, minlength=bins),
+        ]
+    )
+
+
+def error_by_quantile(y: dd.Series, predicted: dd.Series, bins: int = slices.BINS) -> pd.DataFrame:
+    """slices.error_by_quantile on the cluster: the same quartile edges (exact) and errors."""
+    pairs = _pairs(y, predicted)
+    n = int(_combined(list(computed("the test split", *map(_delayed_moments, pairs))))[0])
+    if not n:
+        return pd.DataFrame(columns=slices.COLUMNS)
+    actual = [dask.delayed(_actual)(p) for p in pairs]
+    edges = np.unique(cluster.quantiles(actual, n, np.linspace(0, 1, bins + 1), "the test split"))
+    count = max(len(edges) - 1, 1)
+    sums = sum(
+        computed(
+            "the test split",
+            *[dask.delayed(_slice_sums)(p, edges[1:-1], count) for p in pairs],
+        )
+    )
+    rows = [
+        slices.slice_row(i, edges, int(sums[0][i]), sums[1][i], sums[2][i])
+        for i in range(count)
+        if sums[0][i]
+    ]
+    return pd.DataFrame(rows, columns=slices.COLUMNS)
+
+
+def _sampled(pair: np.ndarray, share: float, seed: int, index: int) -> np.ndarray:
+    keep = np.random.default_rng([seed, index]).random(pair.shape[1]) < share
+    return pair[:, keep]
+
+
+def regression_sample(
+    y: dd.Series, predicted: dd.Series, seed: int, max_points: int
+) -> pd.DataFrame:
+    """At most ``max_points`` seeded (actual, predicted) rows of the test split, here."""
+    pairs = _pairs(y, predicted)
+    n = int(_combined(list(computed("the test split", *map(_delayed_moments, pairs))))[0])
+    share = min(1.0, 2 * max_points / max(n, 1))
+    parts = [dask.delayed(_sampled)(p, share, seed, i) for i, p in enumerate(pairs)]
+    rows = np.hstack(computed("a sample of the test split", *parts))
+    if rows.shape[1] > max_points:
+        keep = np.random.default_rng(seed).choice(rows.shape[1], size=max_points, replace=False)
+        rows = rows[:, np.sort(keep)]
+    return pd.DataFrame({"actual": rows[0], "predicted": rows[1]})

@@ -89,6 +89,11 @@ def strongest_correlations(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 # -- a numeric target (regression) -----------------------------------------------
 def target_summary(df: pd.DataFrame, target: str) -> pd.DataFrame:
     """Count, mean, spread and quantiles of a numeric target (its missing values counted)."""
+    if is_dask(df):
+        # lazy: Dask is imported only when compute.scheduler names a cluster
+        from nbml.steps import cluster
+
+        return cluster.target_summary(df, target)
     values = df[target].astype(float)
     summary = values.describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95])
     summary["missing"] = float(values.isna().sum())

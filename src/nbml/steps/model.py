@@ -56,6 +56,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     # LightGBM (train on a Dask cluster): the estimator's settings, and the
     # booster, which is kept as LightGBM's model text and parsed back on load
     "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
     "lightgbm.basic.Booster",
 )
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

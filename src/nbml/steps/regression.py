@@ -15,7 +15,8 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from nbml.errors import MetricError
-from nbml.steps import evaluation
+from nbml.steps import evaluation, slices
+from nbml.steps.compute import is_dask
 from nbml.steps.task import AUTO, CLASSIFICATION, REGRESSION
 
 Values = np.ndarray
@@ -66,8 +67,29 @@ def metric_names(requested: Any, task: str) -> list[str]:
     return names
 
 
+def _distributed() -> Any:
+    # lazy: Dask is imported only when compute.scheduler names a cluster
+    from nbml.steps import distributed_eval
+
+    return distributed_eval
+
+
+def predict(model: Any, X: Any) -> Any:
+    """The model's prediction of every row; for a Dask frame, computed and kept on the workers."""
+    if is_dask(X):
+        return _distributed().predict_values(model, X)
+    return model.predict(X)
+
+
 def compute_metrics(y_true: Any, y_pred: Any, names: list[str]) -> dict[str, float]:
-    """Regression metrics on every test row, rounded like the classification ones."""
+    """Regression metrics on every test row, rounded like the classification ones.
+
+    On a cluster (a Dask ``y_true``; ``y_pred`` a Dask series or one number) they
+    are computed on the workers: r2, rmse and mae from sums, the median absolute
+    error exactly (``distributed_eval.regression_metrics``).
+    """
+    if is_dask(y_true):
+        return _distributed().regression_metrics(y_true, y_pred, names)
     y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     return {n: round(METRICS[n](y, p), 6) for n in names}
 
@@ -80,7 +102,12 @@ def plot_sample(n: int, seed: int, max_points: int = MAX_PLOT_POINTS) -> np.ndar
 
 
 def predicted_actual_rows(y_true: Any, y_pred: Any, seed: int) -> pd.DataFrame:
-    """Actual and predicted value per sampled test row (dvc plots: a scatter)."""
+    """Actual and predicted value per sampled test row (dvc plots: a scatter).
+
+    On a cluster, the sample is drawn on the workers (seeded per partition).
+    """
+    if is_dask(y_true):
+        return _distributed().regression_sample(y_true, y_pred, seed, MAX_PLOT_POINTS)
     keep = plot_sample(len(y_true), seed)
     actual = np.asarray(y_true, dtype=float)[keep]
     return pd.DataFrame({"actual": actual, "predicted": np.asarray(y_pred, dtype=float)[keep]})
@@ -92,6 +119,13 @@ def residual_rows(y_true: Any, y_pred: Any, seed: int) -> pd.DataFrame:
     return pd.DataFrame(
         {"predicted": rows["predicted"], "residual": rows["actual"] - rows["predicted"]}
     )
+
+
+def error_by_quantile(y_true: Any, y_pred: Any) -> pd.DataFrame:
+    """slices.error_by_quantile, on the workers for a split scored on a cluster."""
+    if is_dask(y_true):
+        return _distributed().error_by_quantile(y_true, y_pred)
+    return slices.error_by_quantile(y_true, y_pred)
 
 
 def unused_plot_files(task: str) -> dict[str, pd.DataFrame]:
