@@ -25,9 +25,12 @@ HistGradientBoosting has thousands of short ones. When the cores are free,
 spinning is the fast choice: fitting it on 75,000 rows of the bench-scale
 table took 4.8 s spinning (``ACTIVE``) and 11.7 s sleeping on a quiet
 2-core machine. When other processes want the cores, the spinning threads
-take the CPU from the ones doing the work: the same kind of fit took
-49-309 s spinning and 5-10 s sleeping at a load average of 5-15. Figures
-and the A/B runs of this rule: docs/performance.md ("OpenMP wait policy").
+take the CPU from the ones doing the work: the same fit beside two busy
+processes (load 6-10) took 678.6 s spinning (155 CPU s) and 29.4 s sleeping
+(10.1 CPU s), and earlier fits 49-309 s against 5-10 s at a load of 5-15.
+Load that arrives after the stage started is not seen (a run of the same fit
+that started quiet took 167.7 s spinning). Figures and the A/B runs:
+docs/performance.md ("Fixed costs and OpenMP threads").
 The 1-minute load average is not used: after the previous stage of the
 same ``dvc repro`` it still counts that stage's work for a minute.
 """
