@@ -10,8 +10,8 @@ them. For each size, in the same run and side by side, it times
 - the pipeline: a copy of the project with the table under ``data/raw/``,
   ``dvc add``-ed and named in params.yaml, then ``dvc repro``;
 - the plain way: one Python script with pandas and the same scikit-learn
-  estimator (read, split, fit, score), with the OpenMP wait policy the
-  runner gives every stage (``OMP_WAIT_POLICY=PASSIVE``).
+  estimator (read, split, fit, score), in the user's environment untouched
+  (no OpenMP setting of the runner's).
 
 It prints seconds per stage, the peak memory of each process tree (the sum
 of RSS over the process and its children, sampled), the output sizes, the
@@ -43,7 +43,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from nbml.project import find_root
-from nbml.runner.threads import WAIT_VARIABLE
 from tools.copies import copy_tracked
 
 CHUNK = 500_000
@@ -227,15 +226,14 @@ def run_pipeline(root: Path, data: Path, tmp: Path) -> tuple[Measured, dict[str,
 
 
 def run_plain(data: Path, tmp: Path) -> Measured:
-    """The plain script, with the OpenMP wait policy the runner gives every stage.
+    """The plain script, in the user's environment as it is.
 
-    Like for like: the ratio then measures what the pipeline adds, not the
-    policy, which alone made fits several times faster on a shared machine.
+    That is the way a user takes: libgomp's defaults for OpenMP (idle threads
+    spin a while), not the policy the runner chooses for each stage.
     """
     script = tmp / "plain.py"
     script.write_text(PLAIN_SCRIPT, encoding="utf-8")
-    policy = {WAIT_VARIABLE: os.environ.get(WAIT_VARIABLE, "PASSIVE")}
-    return measured([sys.executable, str(script), str(data)], tmp, policy)
+    return measured([sys.executable, str(script), str(data)], tmp)
 
 
 def bench_one(root: Path, rows: int, cache: Path) -> dict[str, object]:

@@ -22,6 +22,10 @@ from nbml.errors import ConfigError, NbmlError
 
 PIPELINE_FILE = "dvc.yaml"
 PARAMS_FILE = "params.yaml"
+# The params.yaml value that leaves a choice to the pipeline (data.task, train.estimator,
+# evaluate.metrics). Here, not in nbml.steps.task, so the runner can test for it without
+# importing pandas and scikit-learn.
+AUTO = "auto"
 _TEMPLATE = re.compile(r"\$\{\s*([\w.]+)\s*\}")
 
 

@@ -195,3 +195,26 @@ def test_param_missing_from_the_parameters_cell_fails_before_execution(mini):
     assert proc.returncode != 0
     assert "params.yaml gives empty to stage 'step'" in proc.stderr
     assert "running notebooks/step.ipynb" not in proc.stderr
+
+
+def test_the_task_check_with_auto_params_keeps_pandas_and_sklearn_out_of_the_runner():
+    """With train.estimator and evaluate.metrics auto there is nothing to check against the
+    data: the runner then imports neither (they cost ~1 CPU s a stage while the kernel boots)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys\n"
+        "from nbml.project import Project\n"
+        "from nbml.runner.checks import stage_task_problems\n"
+        "from pathlib import Path\n"
+        "proj = Project.load(Path(sys.argv[1]))\n"
+        "assert proj.params['train']['estimator'] == 'auto', proj.params['train']\n"
+        "print(stage_task_problems(proj, 'report'), 'pandas' in sys.modules,"
+        " 'sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["[]", "False", "False"]

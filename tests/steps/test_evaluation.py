@@ -1,8 +1,11 @@
 """Unit tests of nbml.steps.evaluation on tiny in-memory frames."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from nbml.steps import evaluation
@@ -173,6 +176,38 @@ def test_grouped_importance_stacks_repeats_into_bounded_predictions(monkeypatch)
     monkeypatch.setattr(evaluation, "IMPORTANCE_BATCH_ROWS", 2 * len(X))
     batched = evaluation.grouped_importance(model[-1], matrix, names, y, groups, 5, 1)
     assert np.array_equal(whole.importances, batched.importances)
+
+
+def test_balanced_accuracy_of_codes_is_scikit_learns_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n_classes = int(rng.integers(2, 6))
+        truth = rng.integers(0, n_classes, int(rng.integers(5, 300)))
+        predicted = rng.integers(0, n_classes, len(truth))
+        if trial % 3 == 0:  # a class predicted, absent from the truth: a warning, dropped
+            truth[truth == n_classes - 1] = 0
+        with warnings.catch_warnings(record=True) as ours:
+            warnings.simplefilter("always")
+            got = evaluation.balanced_accuracy_codes(truth, predicted, n_classes)
+        with warnings.catch_warnings(record=True) as theirs:
+            warnings.simplefilter("always")
+            want = skm.balanced_accuracy_score(truth, predicted)
+        assert got == want
+        assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+
+
+def test_grouped_importance_scores_text_labels_as_codes(monkeypatch):
+    """The importance of a text-labelled model never calls scikit-learn's slow metric."""
+    model, X, y = _fitted_pipeline(n=200)
+    matrix, names, groups = evaluation.transformed_groups(model, X)
+    want = evaluation.grouped_importance(model[-1], matrix, names, y, groups, 3, 0)
+
+    def refuse(*args):
+        raise AssertionError("scikit-learn's balanced_accuracy_score was called")
+
+    monkeypatch.setitem(evaluation.IMPORTANCE_METRICS, "balanced_accuracy", refuse)
+    got = evaluation.grouped_importance(model[-1], matrix, names, y, groups, 3, 0)
+    assert np.array_equal(got.importances, want.importances)
 
 
 def test_importance_of_a_preprocessing_that_mixes_columns_scores_the_whole_model():

@@ -49,3 +49,18 @@ def test_measured_counts_the_cpu_seconds_of_the_whole_process_tree(tmp_path):
     child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}], check=True)"
     result = bench_scale.measured([sys.executable, "-c", child], tmp_path)
     assert result.cpu >= 0.3 and result.seconds >= 0.3
+
+
+def test_the_plain_script_runs_in_the_users_environment_untouched(tmp_path, monkeypatch):
+    """The plain way a user takes has libgomp's defaults, not the runner's OpenMP policy."""
+    seen = {}
+
+    def fake_measured(args, cwd, extra=None):
+        seen.update(args=args, extra=extra)
+        return bench_scale.Measured(1.0, 1.0)
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(bench_scale, "measured", fake_measured)
+    bench_scale.run_plain(tmp_path / "table.csv", tmp_path)
+    assert seen["extra"] is None
+    assert (tmp_path / "plain.py").read_text() == bench_scale.PLAIN_SCRIPT

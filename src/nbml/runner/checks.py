@@ -29,7 +29,7 @@ from typing import Any
 
 from nbml.errors import ParamError
 from nbml.messages import shorten
-from nbml.project import PARAMS_FILE, PIPELINE_FILE, ConfigError, Project, find_root
+from nbml.project import AUTO, PARAMS_FILE, PIPELINE_FILE, ConfigError, Project, find_root
 
 IMPUTE_STRATEGIES = ("mean", "median", "most_frequent")
 # compute.worker_memory: a byte count, or a size as Dask writes it (2GB, 512MiB).
@@ -472,17 +472,19 @@ def stage_task_problems(proj: Project, stage: str) -> list[str]:
     for prepare itself the source's target column alone), so the runner calls
     it before every stage, uncached. Nothing to read when both are ``auto``.
     """
-    # lazy: see "Start-up" in the module docstring
-    from nbml.errors import MetricError, ModelError
-    from nbml.steps.model import estimator_class
-    from nbml.steps.regression import metric_names
-    from nbml.steps.task import AUTO, estimator_kind_problem
-
     estimator = (proj.params.get("train") or {}).get("estimator")
     metrics = (proj.params.get("evaluate") or {}).get("metrics")
     explicit_estimator = isinstance(estimator, str) and estimator != AUTO
     if not explicit_estimator and not isinstance(metrics, list):
+        # both auto (the default): nothing to check, and pandas and scikit-learn stay
+        # out of the runner (~1 CPU s a stage, on the cores the kernel is booting on)
         return []
+    # lazy: see "Start-up" in the module docstring
+    from nbml.errors import MetricError, ModelError
+    from nbml.steps.model import estimator_class
+    from nbml.steps.regression import metric_names
+    from nbml.steps.task import estimator_kind_problem
+
     decision = _stage_decision(proj, stage)
     if decision is None:
         return []

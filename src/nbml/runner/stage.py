@@ -37,7 +37,15 @@ from nbml.runner.checks import check_project, check_stage_task
 from nbml.runner.jupyter import use_private_dirs
 from nbml.runner.kernel import register_engine, start_kernel, stop_kernel
 from nbml.runner.progress import Heartbeat, ProgressEcho, RunState
-from nbml.runner.threads import limit_threads, wait_passively
+from nbml.runner.threads import (
+    CpuSample,
+    cpu_sample,
+    limit_threads,
+    openmp_threads,
+    others_busy,
+    usable_cores,
+    wait_policy,
+)
 
 DEFAULT_TIMEOUT = 1800
 LOG_DIR = "logs"
@@ -56,6 +64,7 @@ class StageRun:
     injected: dict[str, Any]
     timeout: float
     exporter: threading.Thread | None = None  # compiles the report templates meanwhile
+    openmp_wait: str = ""  # how idle OpenMP threads wait, and why (threads.wait_policy)
 
     @property
     def source(self) -> Path:
@@ -95,11 +104,21 @@ def execution_timeout(root: Path, override: float | None) -> float:
     return float(conf.get("execution_timeout", DEFAULT_TIMEOUT))
 
 
-def run_stage(stage: str, root: Path | None = None, timeout: float | None = None) -> StageNotebook:
-    """Execute one stage's notebook; raise StageError with a precise message on failure."""
+def run_stage(
+    stage: str,
+    root: Path | None = None,
+    timeout: float | None = None,
+    started: CpuSample | None = None,
+) -> StageNotebook:
+    """Execute one stage's notebook; raise StageError with a precise message on failure.
+
+    ``started``: the CPU use when the runner started (its window on the other work
+    decides how OpenMP threads wait); by default, when this function is called.
+    """
+    started = started or cpu_sample()
     run = load_stage(stage, root, timeout)
     _clear_failed(run)
-    _set_run_environment(run.proj)
+    run.openmp_wait = _set_run_environment(run.proj, started)
     started = time.time()
     kernel = _start_checked_kernel(run)
     say(f"stage '{stage}': running {run.files.notebook} ({len(run.nb.get('cells', []))} cells)")
@@ -129,14 +148,18 @@ def _clear_failed(run: StageRun) -> None:
     run.debug.unlink(missing_ok=True)
 
 
-def _set_run_environment(proj: Project) -> None:
-    """Environment the kernel inherits: a fixed hash seed, this checkout's helpers, threads."""
+def _set_run_environment(proj: Project, started: CpuSample) -> str:
+    """Environment the kernel inherits: a fixed hash seed, this checkout's helpers, threads.
+
+    Returns how idle OpenMP threads will wait, and why (for the run record).
+    """
     # A fixed hash seed keeps set/dict-of-str iteration order, and so the
     # executed notebook's bytes, the same from run to run.
     os.environ["PYTHONHASHSEED"] = "0"
     _prefer_checkout_helpers(proj)
     limit_threads(os.environ)
-    wait_passively(os.environ)
+    busy = others_busy(started, cpu_sample())
+    return wait_policy(os.environ, busy, usable_cores(), openmp_threads(os.environ))
 
 
 def _start_checked_kernel(run: StageRun) -> Any:
@@ -384,13 +407,14 @@ def _write_run_record(run: StageRun, record: dict[str, Any], elapsed: float) -> 
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         seconds=round(elapsed, 3),
         execution_timeout=run.timeout,
+        openmp_wait=run.openmp_wait,
         python=sys.version.split()[0],
     )
     path = run.root / LOG_DIR / "runs" / f"{run.stage}.json"
     nbfile.write_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, started: CpuSample | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m nbml.runner", description="Run one dvc.yaml stage's notebook."
     )
@@ -399,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fast_imports()  # this process only runs the stage: see the docstring
     try:
-        run_stage(args.stage, timeout=args.timeout)
+        run_stage(args.stage, timeout=args.timeout, started=started)
     except NbmlError as exc:
         say(f"error: {exc}")
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -446,7 +447,7 @@ def grouped_importance(
     """
     truth = np.asarray(y)
     n = len(matrix)
-    metric = IMPORTANCE_METRICS[scoring]
+    metric = _importance_metric(scoring, truth, getattr(estimator, "classes_", None))
     predict = tree_predictor(estimator, matrix, names) or _plain_predictor(estimator, names)
 
     def score(stacked: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -469,6 +470,45 @@ def grouped_importance(
         importances_std=importances.std(axis=1),
         importances=importances,
     )
+
+
+def balanced_accuracy_codes(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
+    """scikit-learn's ``balanced_accuracy_score`` of class codes (0 .. n_classes - 1).
+
+    The same operations on the same confusion counts, so the same float bit for
+    bit, without the label checks and sorting that cost ~4 ms a call on 2,000 text
+    labels (the importance scores ~240 copies).
+    """
+    pairs = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes)
+    confusion = pairs.reshape(n_classes, n_classes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_class = np.diagonal(confusion) / confusion.sum(axis=1)
+    if np.isnan(per_class).any():
+        # scikit-learn's own warning, for a class predicted but absent from the truth
+        warnings.warn("y_pred contains classes not in y_true", stacklevel=2)
+        per_class = per_class[~np.isnan(per_class)]
+    return float(np.mean(per_class))
+
+
+def _importance_metric(
+    scoring: str, truth: np.ndarray, classes: Labels | None
+) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The ``scoring`` metric of (truth, predicted); on class codes when it is balanced accuracy."""
+    metric = IMPORTANCE_METRICS[scoring]
+    if scoring != "balanced_accuracy" or classes is None:
+        return metric
+    index = pd.Index(np.asarray(classes))
+    codes = index.get_indexer(truth)
+    if not index.is_monotonic_increasing or not index.is_unique or (codes < 0).any():
+        return metric  # text-label order or unknown labels: scikit-learn's own way
+
+    def codes_metric(_: np.ndarray, predicted: np.ndarray) -> float:
+        guessed = index.get_indexer(predicted)
+        if (guessed < 0).any():
+            return metric(truth, predicted)
+        return balanced_accuracy_codes(codes, guessed, len(index))
+
+    return codes_metric
 
 
 def _plain_predictor(estimator: Any, names: list[str]) -> Scorer:

@@ -23,8 +23,8 @@ from pandas.api import types as ptypes
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from nbml.errors import DataError, TaskError
+from nbml.project import AUTO
 
-AUTO = "auto"
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 TASKS = (AUTO, CLASSIFICATION, REGRESSION)
