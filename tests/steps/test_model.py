@@ -129,6 +129,7 @@ def test_fit_rows_give_the_model_of_a_fit_on_the_transformed_frame():
     assert fitted.n_iter_ == reference.n_iter_ and reference.do_early_stopping_
     np.testing.assert_array_equal(fitted.validation_score_, reference.validation_score_)
     assert list(fitted.feature_names_in_) == list(reference.feature_names_in_)
+    assert list(vars(fitted)) == list(vars(reference))  # skops writes them in this order
     test = _noisy(300, seed=1).drop(columns="label")
     served, plain = model.compose(pre, fitted), model.compose(pre, reference)
     np.testing.assert_array_equal(served.predict_proba(test), plain.predict_proba(test))

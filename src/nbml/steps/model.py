@@ -168,8 +168,22 @@ class FitRows:
         on the DataFrame the preprocessor gives (so the served model warns about nothing)."""
         fit_estimator(estimator, self.X, self.y, **self.params)
         if self.names and not is_dask(self.X):
-            estimator.feature_names_in_ = np.asarray(self.names, dtype=object)
+            _name_columns(estimator, np.asarray(self.names, dtype=object))
         return estimator
+
+
+def _name_columns(estimator: Any, names: np.ndarray) -> None:
+    """Give a fitted estimator ``feature_names_in_`` where scikit-learn's input check puts it
+    (just before ``n_features_in_``): skops writes attributes in order, so a model fitted
+    on the matrix is stored byte for byte as one fitted on the DataFrame."""
+    state = {}
+    for key, value in vars(estimator).items():
+        if key == "n_features_in_":
+            state["feature_names_in_"] = names
+        state[key] = value
+    state.setdefault("feature_names_in_", names)
+    vars(estimator).clear()
+    vars(estimator).update(state)
 
 
 def fit_rows(preprocessor: Any, estimator: Any, X: Any, y: Any) -> FitRows:
