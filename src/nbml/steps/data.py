@@ -873,7 +873,24 @@ def read_parquet(path: Path) -> pd.DataFrame:
     """Read a Parquet file written by an upstream stage (on the cluster, when there is one)."""
     if active().client is not None:
         return _cluster().read_parquet(path)
-    return pd.read_parquet(path)
+    frame = pd.read_parquet(path)
+    release_memory()  # the Arrow table it was converted from
+    return frame
+
+
+def release_memory() -> None:
+    """Hand the memory Arrow has freed back to the system.
+
+    pandas reads and writes Parquet, and keeps text columns, through Arrow,
+    whose allocator (mimalloc) keeps the pages it frees for later use: after
+    reading 7.5 million training rows and dropping the frame, 1.8 GB that
+    nothing used still counted against the process.
+    """
+    # lazy: the stage runner imports this module for its param checks and keeps
+    # pyarrow out of its own process (nbml.runner.stage.fast_imports)
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def split_xy(
