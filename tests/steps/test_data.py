@@ -111,3 +111,13 @@ def test_unseen_categories_warning_stays_short(capsys):
     assert len(unseen["c"]) == 5000  # every value counted
     err = capsys.readouterr().err
     assert "5000 values, e.g. 'new0' (1 row)" in err and len(err) < 300
+
+
+def test_the_checked_table_is_the_loaded_one_without_a_copy(frame):
+    """At 10^7 rows each copy of the table is 2 GB: checking it must not make one."""
+    checked = validate.validate_source(frame, "t.csv", "label", 0.25, 2)
+    assert np.shares_memory(checked["size"].to_numpy(), frame["size"].to_numpy())
+    declared = validate.validate_source(frame, "t.csv", "label", 0.25, 2, schema={"size": "float"})
+    assert declared["size"].dtype == "float64" and declared.columns.equals(frame.columns)
+    unlabelled = frame.assign(label=frame["label"].where(frame.index != 3))
+    assert len(validate.validate_source(unlabelled, "t.csv", "label", 0.25, 2)) == len(frame) - 1

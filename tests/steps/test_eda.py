@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbml.steps import eda
+from nbml.steps import eda, features
 
 
 def test_class_separation_ranks_columns_by_how_far_apart_classes_sit():
@@ -30,3 +30,15 @@ def test_class_separation_ranks_columns_by_how_far_apart_classes_sit():
     assert list(table.index) == ["apart", "same"]
     assert list(table.columns) == ["a", "b", "separation"]
     assert table.loc["apart", "b"] == "5.0 ± 0.0"
+
+
+def test_the_kinds_use_the_overview_counts_and_agree_with_their_own(frame):
+    summary = eda.overview(frame, "label")
+    counted = eda.distinct_counts(summary)
+    assert counted["colour"] == 2 and counted["constant"] == 1
+    assert summary.set_index("column").loc["colour", "example"] == frame["colour"].dropna().iloc[0]
+    own = features.infer_feature_types(frame, "label")
+    assert features.infer_feature_types(frame, "label", distinct=counted).to_dict() == own.to_dict()
+    # the counts given are the ones used: none is counted again
+    told = features.infer_feature_types(frame, "label", distinct={**counted, "size": 1})
+    assert "size" in told.dropped

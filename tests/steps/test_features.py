@@ -1,8 +1,10 @@
 """Unit tests of nbml.steps.features on tiny in-memory frames."""
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from nbml.steps import features
+from nbml.steps import features, model
 
 
 def test_feature_types_inferred_with_reasons_for_drops(frame):
@@ -26,3 +28,61 @@ def test_preprocessor_imputes_scales_and_one_hot_encodes(frame):
     assert not out.isna().any().any()
     assert abs(out["num__size"].mean()) < 1e-9
     assert {"cat__colour_red", "cat__colour_blue"} <= set(out.columns)
+
+
+def _shop_frame(n, seed=0):
+    """A number and a category whose level 'rare' has 3 rows, 'few' 40, among common ones."""
+    rng = np.random.default_rng(seed)
+    shop = rng.choice(["north", "south", "east"], size=n).astype(object)
+    shop[[5, n // 2, n - 1]] = "rare"
+    shop[rng.choice(np.flatnonzero(shop != "rare"), 40, replace=False)] = "few"
+    size = rng.normal(size=n)
+    size[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame({"size": size, "shop": shop, "label": rng.choice(["a", "b"], size=n)})
+
+
+def _sampled(n, size):
+    """The rows of the seeded sample before the lacking levels are added."""
+    return np.random.default_rng(features.FIT_SAMPLE_SEED).choice(n, size=size, replace=False)
+
+
+def _fit(frame, fit_sample, **kwargs):
+    types = features.infer_feature_types(frame, "label")
+    pre = features.build_preprocessor(types, **kwargs)
+    X, y = frame.drop(columns="label"), frame["label"]
+    return features.fit_preprocessor(pre, X, y, fit_sample)
+
+
+def test_fit_sample_fits_on_every_row_when_the_split_is_not_bigger(frame, tmp_path):
+    X, y = frame.drop(columns="label"), frame["label"]
+    types = features.infer_feature_types(frame, "label")
+    plain = features.build_preprocessor(types).fit(X, y)
+    for fit_sample in (None, len(frame)):
+        fitted = _fit(frame, fit_sample)
+        a = model.save_model(plain, tmp_path / "a.skops").read_bytes()
+        assert model.save_model(fitted, tmp_path / "b.skops").read_bytes() == a
+
+
+def test_fit_sample_bounds_the_numeric_fit_and_keeps_every_level():
+    frame = _shop_frame(50_000)
+    fitted = _fit(frame, 1_000)
+    assert not frame["shop"].iloc[_sampled(len(frame), 1_000)].isin(["rare", "few"]).any()
+    scaler = fitted.named_transformers_["num"].named_steps["scale"]
+    # the sample, plus at most POOL_MIN_ROWS rows of each level it lacked
+    assert 1_000 <= scaler.n_samples_seen_ <= 1_000 + 2 * features.POOL_MIN_ROWS
+    levels = fitted.named_transformers_["cat"].named_steps["onehot"].categories_[0]
+    assert set(levels) == {"north", "south", "east", "rare", "few"}
+    median = fitted.named_transformers_["num"].named_steps["impute"].statistics_[0]
+    assert abs(median - frame["size"].median()) < 0.1
+    again = _fit(frame, 1_000)
+    out = fitted.transform(frame.drop(columns="label"))
+    pd.testing.assert_frame_equal(out, again.transform(frame.drop(columns="label")))
+
+
+def test_fit_sample_pools_a_level_that_every_row_would_pool():
+    frame = _shop_frame(20_000)
+    # one-hot with pooling: 'rare' (3 rows) is pooled as on every row, common levels kept
+    fitted = _fit(frame, 1_000, max_categories=4)
+    encoder = fitted.named_transformers_["pooled"].named_steps["onehot"]
+    assert "rare" in set(encoder.infrequent_categories_[0])
+    assert {"north", "south", "east"} <= set(encoder.categories_[0]) - {"rare"}

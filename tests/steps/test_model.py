@@ -5,6 +5,7 @@ import json
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nbml.steps import data, features, model
@@ -83,3 +84,68 @@ def test_one_class_model_is_called_out(capsys):
     assert "x.Tree" in warning
     assert not model.warn_if_one_class(np.array([0, 1, 0]), "x.Tree")
     assert capsys.readouterr().err == ""
+
+
+def _noisy(n, seed=0):
+    """Three classes from a number with gaps and a category: enough rows for early stopping."""
+    rng = np.random.default_rng(seed)
+    label = rng.choice(["low", "mid", "high"], size=n)
+    size = rng.normal(size=n) + (label == "mid") * 0.8
+    size[rng.random(n) < 0.05] = np.nan
+    colour = np.where(rng.random(n) < 0.6, label, rng.choice(["red", "blue"], size=n))
+    return pd.DataFrame({"size": size, "colour": colour, "label": label})
+
+
+def _preprocessor(frame):
+    types = features.infer_feature_types(frame, "label")
+    X, y = data.split_xy(frame, "label")
+    return features.build_preprocessor(types).fit(X, y), X, y
+
+
+def test_dense_matrices_are_the_transform_in_chunks_as_contiguous_float64(monkeypatch):
+    pre, X, _ = _preprocessor(_noisy(500))
+    monkeypatch.setattr(model, "MATRIX_CHUNK_ROWS", 7)
+    width = len(pre.get_feature_names_out())
+    (matrix,) = model.dense_matrices(pre, X, width)
+    assert matrix.dtype == np.float64 and matrix.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(matrix, pre.transform(X).to_numpy(dtype=np.float64))
+    rows = np.random.default_rng(0).permutation(500)
+    first, second = model.dense_matrices(pre, X, width, [rows[:300], rows[300:]])
+    assert first.flags["C_CONTIGUOUS"] and second.shape == (200, width)
+    np.testing.assert_array_equal(first, pre.transform(X.iloc[rows[:300]]).to_numpy())
+    np.testing.assert_array_equal(second, pre.transform(X.iloc[rows[300:]]).to_numpy())
+
+
+def test_fit_rows_give_the_model_of_a_fit_on_the_transformed_frame():
+    frame = _noisy(12_000)
+    pre, X, y = _preprocessor(frame)
+    kwargs = {"max_iter": 30, "random_state": 42, "max_leaf_nodes": 7}
+    path = "sklearn.ensemble.HistGradientBoostingClassifier"
+    reference = model.make_estimator(path, kwargs).fit(pre.transform(X), y)
+    rows = model.fit_rows(pre, model.make_estimator(path, kwargs), X, y)
+    # early stopping's rows are set apart, so the estimator copies nothing
+    assert set(rows.params) == {"X_val", "y_val"} and len(rows.params["X_val"]) == 1_200
+    fitted = rows.fit(model.make_estimator(path, kwargs))
+    assert fitted.n_iter_ == reference.n_iter_ and reference.do_early_stopping_
+    np.testing.assert_array_equal(fitted.validation_score_, reference.validation_score_)
+    assert list(fitted.feature_names_in_) == list(reference.feature_names_in_)
+    assert list(vars(fitted)) == list(vars(reference))  # skops writes them in this order
+    test = _noisy(300, seed=1).drop(columns="label")
+    served, plain = model.compose(pre, fitted), model.compose(pre, reference)
+    np.testing.assert_array_equal(served.predict_proba(test), plain.predict_proba(test))
+
+
+@pytest.mark.parametrize(
+    "kwargs, rows",
+    [
+        ({"random_state": None}, 20_000),  # its draw cannot be repeated
+        ({"random_state": 0, "early_stopping": False}, 20_000),
+        ({"random_state": 0}, 10_500),  # "auto" would stop early on all rows, not on 90%
+        ({"random_state": 0, "validation_fraction": None}, 20_000),
+    ],
+)
+def test_no_rows_are_held_out_when_the_estimator_would_not_hold_out_the_same(kwargs, rows):
+    est = model.make_estimator("sklearn.ensemble.HistGradientBoostingClassifier", kwargs)
+    assert model.validation_rows(est, np.repeat(["a", "b"], rows // 2)) is None
+    other = model.make_estimator("sklearn.linear_model.LogisticRegression", {})
+    assert model.validation_rows(other, np.repeat(["a", "b"], rows // 2)) is None

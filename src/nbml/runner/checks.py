@@ -253,6 +253,8 @@ def _check_featurize(values: dict[str, Any], proj: Project) -> list[str]:
     problems += _int_at_least(values, "featurize", "max_categories", 2)
     if values.get("target_encode_above") is not None:
         problems += _int_at_least(values, "featurize", "target_encode_above", 2)
+    if values.get("fit_sample") is not None:
+        problems += _int_at_least(values, "featurize", "fit_sample", 1000)
     return problems
 
 

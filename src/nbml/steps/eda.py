@@ -17,19 +17,26 @@ def overview(df: pd.DataFrame, target: str) -> pd.DataFrame:
     rows = []
     for col in df.columns:
         values = df[col]
-        example = values.dropna().iloc[0] if values.notna().any() else None
+        missing = values.isna().to_numpy()
+        # the first value present, found without copying the column (dropna would)
+        first = int(missing.argmin()) if len(values) and not missing.all() else None
         rows.append(
             {
                 "column": str(col),
                 "role": "target" if col == target else "feature",
                 "dtype": str(values.dtype),
-                "missing": int(values.isna().sum()),
-                "missing %": round(float(values.isna().mean()) * 100, 1),
+                "missing": int(missing.sum()),
+                "missing %": round(float(missing.mean()) * 100, 1) if len(values) else 0.0,
                 "distinct": int(values.nunique(dropna=True)),
-                "example": str(example),
+                "example": str(values.iloc[first] if first is not None else None),
             }
         )
     return pd.DataFrame(rows)
+
+
+def distinct_counts(table: pd.DataFrame) -> dict[str, int]:
+    """Column -> distinct values, from :func:`overview`'s table (for infer_feature_types)."""
+    return dict(zip(table["column"], table["distinct"].astype(int), strict=True))
 
 
 def class_balance(df: pd.DataFrame, target: str) -> pd.DataFrame:

@@ -14,12 +14,16 @@ import inspect
 import io
 import json
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import TargetEncoder
 
@@ -68,6 +72,11 @@ TARGET_ENCODING_REFUSAL = (
 # Training rows train scores and re-predicts after reloading the model file:
 # a full prediction of millions of rows costs more than the check tells.
 CHECK_ROWS = 20_000
+# Raw rows transformed per preprocessor call while the training matrix is
+# built: bounds the transform's temporaries (a DataFrame per part) to tens of MB.
+MATRIX_CHUNK_ROWS = 100_000
+# HistGradientBoosting's early_stopping="auto" turns on above this many rows.
+_HGB_AUTO_EARLY_STOPPING = 10_000
 
 
 def estimator_class(import_path: str) -> type:
@@ -130,13 +139,148 @@ def make_estimator(
     return cls(**kwargs)
 
 
-def fit_estimator(classifier: ClassifierMixin, X: Any, y: Any) -> ClassifierMixin:
+def fit_estimator(
+    classifier: ClassifierMixin, X: Any, y: Any, **fit_params: Any
+) -> ClassifierMixin:
     """Fit the estimator, saying on the terminal what is being fitted (it can take minutes)."""
     if is_dask(X):
         return _distributed().fit(classifier, X, y)
     name = type(classifier).__name__
     progress(f"train: fitting {name} on {X.shape[0]:,} rows x {X.shape[1]} columns")
-    return classifier.fit(X, y)
+    return classifier.fit(X, y, **fit_params)
+
+
+@dataclass
+class FitRows:
+    """What the estimator is fitted on: the matrix, its labels, and fit's other arguments.
+
+    ``params`` holds HistGradientBoosting's early-stopping rows (``X_val``,
+    ``y_val``) when they were set apart while the matrix was built;
+    ``names`` are the preprocessor's output columns, the matrix's columns.
+    """
+
+    X: Any
+    y: Any
+    names: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def fit(self, estimator: ClassifierMixin) -> ClassifierMixin:
+        """Fit ``estimator`` on these rows; it then knows the column names, as if fitted
+        on the DataFrame the preprocessor gives (so the served model warns about nothing)."""
+        fit_estimator(estimator, self.X, self.y, **self.params)
+        if self.names and not is_dask(self.X):
+            _name_columns(estimator, np.asarray(self.names, dtype=object))
+        return estimator
+
+
+def _name_columns(estimator: Any, names: np.ndarray) -> None:
+    """Give a fitted estimator ``feature_names_in_`` where scikit-learn's input check puts it
+    (just before ``n_features_in_``): skops writes attributes in order, so a model fitted
+    on the matrix is stored byte for byte as one fitted on the DataFrame."""
+    state = {}
+    for key, value in vars(estimator).items():
+        if key == "n_features_in_":
+            state["feature_names_in_"] = names
+        state[key] = value
+    state.setdefault("feature_names_in_", names)
+    vars(estimator).clear()
+    vars(estimator).update(state)
+
+
+def fit_rows(preprocessor: Any, estimator: Any, X: Any, y: Any) -> FitRows:
+    """The training rows for ``estimator``, built once, in the form it fits on without copying.
+
+    On one machine the matrix is a C-contiguous float64 array, which is what
+    HistGradientBoosting (and most scikit-learn estimators) convert their input
+    to, so their input check copies nothing. It is filled in chunks of
+    MATRIX_CHUNK_ROWS raw rows (the preprocessing works row by row: the values
+    are those of ``preprocessor.transform``, :func:`dense_matrices`), so no
+    transformed DataFrame of every row exists next to it. For a HistGradientBoosting estimator that
+    would hold out early-stopping rows, those rows are set apart here into
+    their own array (the same rows it would draw: :func:`validation_rows`) and
+    passed as ``X_val``: its own split would copy the whole matrix once more.
+    A target encoding, cross-fitted by fit_transform on every row, and a Dask
+    frame go through :func:`training_matrix`.
+    """
+    if is_dask(X):
+        return FitRows(training_matrix(preprocessor, X, y), y)
+    names = [str(c) for c in preprocessor.get_feature_names_out()]
+    if any(isinstance(step, TargetEncoder) for step in _steps(preprocessor)):
+        crossed = training_matrix(preprocessor, X, y)
+        return FitRows(np.ascontiguousarray(crossed, dtype=np.float64), y, names)
+    held_out = validation_rows(estimator, y)
+    if held_out is None:
+        return FitRows(dense_matrices(preprocessor, X, len(names))[0], y, names)
+    fitted, val = held_out
+    progress(f"train: {len(val):,} of {len(y):,} rows held out for early stopping")
+    X_fit, X_val = dense_matrices(preprocessor, X, len(names), [fitted, val])
+    return FitRows(X_fit, _take(y, fitted), names, {"X_val": X_val, "y_val": _take(y, val)})
+
+
+def _take(values: Any, rows: np.ndarray) -> Any:
+    return values.iloc[rows] if isinstance(values, pd.Series) else np.asarray(values)[rows]
+
+
+def dense_matrices(
+    preprocessor: Any, X: pd.DataFrame, width: int, groups: list[np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """``preprocessor.transform(X.iloc[rows])`` for each array of row positions in ``groups``
+    (disjoint; default: every row, in order), as C-contiguous float64 arrays.
+
+    One pass over ``X`` in contiguous chunks of MATRIX_CHUNK_ROWS rows (a slice
+    costs nothing, gathering scattered rows of text columns does), each chunk's
+    rows then copied to their places in the arrays of their groups.
+    """
+    groups = [np.arange(len(X))] if groups is None else [np.asarray(g) for g in groups]
+    group_of = np.full(len(X), -1, dtype=np.int8)
+    place = np.zeros(len(X), dtype=np.int64)
+    outs = []
+    for i, rows in enumerate(groups):
+        group_of[rows], place[rows] = i, np.arange(len(rows))
+        outs.append(np.empty((len(rows), width), dtype=np.float64, order="C"))
+    if len(X) > MATRIX_CHUNK_ROWS:
+        gb = sum(out.nbytes for out in outs) / 2**30
+        progress(f"train: transforming {len(X):,} rows into {gb:.1f} GB of float64")
+    for start in range(0, len(X), MATRIX_CHUNK_ROWS):
+        stop = min(start + MATRIX_CHUNK_ROWS, len(X))
+        chunk = np.asarray(preprocessor.transform(X.iloc[start:stop]), dtype=np.float64)
+        for i, out in enumerate(outs):
+            mine = group_of[start:stop] == i
+            out[place[start:stop][mine]] = chunk[mine]
+    return outs
+
+
+def validation_rows(estimator: Any, y: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The training and early-stopping rows a HistGradientBoosting fit on ``y`` would use.
+
+    The same draw as its own ``fit``: ``train_test_split`` of the rows with its
+    ``validation_fraction``, stratified by the encoded classes for a classifier,
+    seeded by the first number its ``random_state`` gives. None when it would
+    hold out nothing, or the draw cannot be repeated (``random_state`` not an
+    integer), or passing the rows would change whether it stops early
+    (``early_stopping="auto"`` counts the rows it is given).
+    """
+    hgb = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+    params = estimator.get_params() if isinstance(estimator, hgb) else {}
+    seed, fraction = params.get("random_state"), params.get("validation_fraction")
+    stops = params.get("early_stopping")
+    if fraction is None or stops is False or not isinstance(seed, (int, np.integer)):
+        return None
+    if stops == "auto" and len(y) <= _HGB_AUTO_EARLY_STOPPING:
+        return None
+    draw = np.random.RandomState(seed).randint(np.iinfo(np.uint32).max, dtype="u8")
+    values = np.asarray(y)
+    stratify = (
+        pd.Index(np.unique(pd.unique(values))).get_indexer(values)
+        if is_classifier(estimator)
+        else None
+    )
+    fitted, val = train_test_split(
+        np.arange(len(values)), test_size=fraction, stratify=stratify, random_state=draw
+    )
+    if stops == "auto" and len(fitted) <= _HGB_AUTO_EARLY_STOPPING:
+        return None
+    return fitted, val
 
 
 def preprocess(preprocessor: Any, X: Any) -> Any:
