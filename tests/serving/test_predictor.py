@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,14 @@ def service(trained):
 @pytest.fixture(scope="module")
 def rows(trained, service):
     return check_rows(pd.read_parquet(paths(trained).test), service.specs)
+
+
+def assert_same_in_batches(walk: Callable, reference: Callable, matrix: np.ndarray) -> None:
+    """The tree walk equals scikit-learn's answer bit for bit, for 1 row, 7 rows and all."""
+    for size in (1, 7, len(matrix)):
+        for i in range(0, len(matrix), size):
+            part = matrix[i : i + size]
+            assert np.array_equal(walk(part), reference(part))
 
 
 def test_numpy_rows_give_exactly_the_pipelines_answers(service, rows):
@@ -120,10 +129,7 @@ def test_tree_walk_of_a_binary_classifier_with_gaps_equals_scikit_learn(frame):
     est.fit(matrix, y)
     forest = compile_forest(est)
     assert forest is not None and forest.n_trees == 1
-    for size in (1, 7, len(matrix)):
-        for i in range(0, len(matrix), size):
-            part = matrix[i : i + size]
-            assert np.array_equal(forest.predict_proba(part), est.predict_proba(part))
+    assert_same_in_batches(forest.predict_proba, est.predict_proba, matrix)
 
 
 def test_a_regressor_is_served_with_numbers_and_its_trees_walked_exactly(service, trained, rows):
@@ -158,7 +164,4 @@ def test_tree_walk_of_a_regressor_with_gaps_equals_scikit_learn():
     est.fit(matrix, y)
     forest = compile_forest(est)
     assert forest is not None and forest.n_trees == 1
-    for size in (1, 7, len(matrix)):
-        for i in range(0, len(matrix), size):
-            part = matrix[i : i + size]
-            assert np.array_equal(forest.predict(part), est.predict(part))
+    assert_same_in_batches(forest.predict, est.predict, matrix)
