@@ -111,7 +111,8 @@ def test_a_worker_killed_mid_stage_is_survived_with_the_same_output(workers, big
     while not list(target.glob("*.parquet")) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(victim, signal.SIGKILL)  # the nanny starts a new worker; the tasks run again
-    writer.join()
+    writer.join(timeout=300)
+    assert not writer.is_alive(), "the split was still being written 300 s after the kill"
     assert victim not in _worker_pids(client)
     for part in sorted(p.name for p in clean.glob("*.parquet")):
         pd.testing.assert_frame_equal(
