@@ -10,8 +10,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -404,20 +406,118 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     return problems
 
 
+# Cells (rows x columns) read at a time: about 64 MB as floats, whatever the table's size.
+READ_CHUNK_CELLS = 1 << 23
+# How often, at most, reading a big file says how far it got.
+READ_PROGRESS_SECONDS = 5.0
+
+
+def parser_chunk_rows(columns: int) -> int:
+    """The rows pandas' C parser converts at a time in a table this wide.
+
+    Its heuristic (``TextReader``): the largest power of two below 2**20 /
+    columns. Each such piece infers its own column types, which a whole read
+    then reconciles; pieces that are multiples of it see the same rows.
+    """
+    heuristic = 2**20 // max(columns, 1)
+    rows = 1
+    while rows * 2 < heuristic:
+        rows *= 2
+    return rows
+
+
+def read_chunk_rows(columns: int) -> int:
+    """Rows read at a time: a multiple of the parser's own pieces, about READ_CHUNK_CELLS cells."""
+    unit = parser_chunk_rows(columns)
+    return max(unit, READ_CHUNK_CELLS // max(columns, 1) // unit * unit)
+
+
+def _read_pieces(reader: Any, name: Path | io.BytesIO) -> pd.DataFrame:
+    """Every row of a CSV reader, read a bounded piece at a time, then joined column by column.
+
+    A whole ``read_csv`` of a big file holds the parsed pieces of every
+    column and then copies them into the frame (and maps the file as well):
+    5.6 GB for a 2.1 GB table of 10^7 rows. Here a piece's numbers are copied
+    into the final arrays and the piece let go, so the peak is the table and
+    one piece. The values and types are those of a whole read.
+    """
+    empty = reader.get_chunk(0)  # the column names; no row is read
+    rows = read_chunk_rows(empty.shape[1])
+    pieces: list[pd.DataFrame] = []
+    said = time.monotonic()
+    while True:
+        try:
+            pieces.append(reader.get_chunk(rows))
+        except StopIteration:
+            break
+        if time.monotonic() - said >= READ_PROGRESS_SECONDS:
+            said = time.monotonic()
+            read = sum(len(piece) for piece in pieces)
+            progress(f"reading {Path(str(name)).name}: {read:,} rows so far")
+    return _join_pieces(pieces) if pieces else empty
+
+
+def _join_pieces(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pieces of a table as one frame, with the column types a whole read gives.
+
+    A column of one numpy type in every piece is copied into an array of its
+    own; any other (text, objects, numbers and text mixed) is concatenated as
+    pandas does, which reconciles the pieces' types as a whole read does.
+    The list is emptied: each piece is let go once its numbers are copied.
+    """
+    if len(pieces) == 1:
+        return pieces.pop()
+    first = pieces[0]
+    total = sum(len(piece) for piece in pieces)
+    shared = [_numpy_dtype({piece.dtypes.iloc[i] for piece in pieces}) for i in range(first.shape[1])]
+    arrays = {i: np.empty(total, dtype) for i, dtype in enumerate(shared) if dtype is not None}
+    others: dict[int, list[pd.Series]] = {i: [] for i, d in enumerate(shared) if d is None}
+    indexes = [] if isinstance(first.index, pd.RangeIndex) else None
+    start = 0
+    while pieces:
+        piece = pieces.pop(0)
+        for i, array in arrays.items():
+            array[start : start + len(piece)] = piece.iloc[:, i].to_numpy()
+        for i, parts in others.items():
+            parts.append(piece.iloc[:, i])
+        if indexes is not None:
+            indexes.append(piece.index)
+        start += len(piece)
+        del piece
+    index = pd.RangeIndex(total) if indexes is None else indexes[0].append(indexes[1:])
+    columns = [
+        pd.Series(arrays[i], index=index, name=name, copy=False)
+        if i in arrays
+        else pd.concat(others.pop(i)).set_axis(index)
+        for i, name in enumerate(first.columns)
+    ]
+    return pd.concat(columns, axis=1)
+
+
+def _numpy_dtype(dtypes: set[Any]) -> np.dtype | None:
+    """The one numpy type (not object) of a column's pieces, else None."""
+    if len(dtypes) != 1:
+        return None
+    dtype = next(iter(dtypes))
+    return dtype if isinstance(dtype, np.dtype) and dtype != object else None
+
+
 def _read_table(
     path: Path | io.BytesIO, dialect: CsvDialect, name: Path | None = None
 ) -> pd.DataFrame:
-    """pandas.read_csv in a dialect; a decoding error is left to the caller."""
+    """pandas.read_csv in a dialect, in bounded pieces; a decoding error is left to the caller."""
     path_name = name or path
     try:
-        return pd.read_csv(
+        with pd.read_csv(
             path,
             sep=dialect.delimiter,
             encoding=dialect.encoding,
             decimal=dialect.decimal,
             # "a; b" is a common way to write "a;b": the spaces are not data
             skipinitialspace=True,
-        )
+            iterator=True,
+        ) as reader:
+            return _read_pieces(reader, path_name)
     except pd.errors.EmptyDataError:
         raise DataError(
             f"{path_name}", ["the file holds no columns (empty or only blank lines)"]
@@ -534,6 +634,7 @@ def read_source_file(
     check_memory(path, estimate, MEMORY_ADVICE)
     progress(f"reading {path.name}: about {estimate.rows:,} rows x {estimate.columns} columns")
     df = read_csv(path, csv, dialect)
+    release_memory()  # the parser's buffers, freed piece by piece
     progress(f"read {len(df):,} rows x {df.shape[1]} columns from {path.name}")
     return df
 
@@ -832,6 +933,48 @@ def split_strata(df: pd.DataFrame, target: str, test_rows: int, task: str) -> An
     return class_codes(df[target])
 
 
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """Some rows of a table, by position: one half of a split, not copied out of its table.
+
+    Taking both halves out of a table of 10^7 rows held it twice (4.9 GB);
+    :func:`write_parquet` takes a row group at a time instead.
+    """
+
+    frame: pd.DataFrame
+    positions: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def column(self, name: str) -> pd.Series:
+        """One column of these rows, in their order."""
+        return self.frame[name].take(self.positions).reset_index(drop=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        """These rows as a frame of their own (a copy)."""
+        return self.frame.take(self.positions).reset_index(drop=True)
+
+
+def split_rows(
+    df: pd.DataFrame, target: str, test_size: float, seed: int, task: str = CLASSIFICATION
+) -> tuple[Any, Any]:
+    """The rows of a stratified train/test split (by class, or by quantile bins), from the seed.
+
+    The halves are :class:`Rows` of ``df``: the same rows, in the same order,
+    as scikit-learn's ``train_test_split`` of the frame gives (its split
+    depends only on the row count and the strata). On a cluster the split is
+    by a seeded hash of each row, and the halves are Dask frames.
+    """
+    if is_dask(df):
+        return _cluster().split(df, test_size, seed)
+    by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
+    train, test = train_test_split(
+        np.arange(len(df)), test_size=test_size, random_state=seed, stratify=by
+    )
+    return Rows(df, train), Rows(df, test)
+
+
 def split(
     df: pd.DataFrame, target: str, test_size: float, seed: int, task: str = CLASSIFICATION
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -839,11 +982,10 @@ def split(
 
     On a cluster the split is by a seeded hash of each row instead.
     """
+    train, test = split_rows(df, target, test_size, seed, task)
     if is_dask(df):
-        return _cluster().split(df, test_size, seed)
-    by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
-    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=by)
-    return train.reset_index(drop=True), test.reset_index(drop=True)
+        return train, test
+    return train.to_frame(), test.to_frame()
 
 
 def class_codes(labels: pd.Series) -> np.ndarray:
@@ -865,16 +1007,50 @@ def class_codes(labels: pd.Series) -> np.ndarray:
     return codes
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    """Write a frame as Parquet, creating the folder (DVC removes outs before a run).
+# pyarrow's default row group (rows): one slice per group writes to_parquet's bytes
+PARQUET_GROUP_ROWS = 1024 * 1024
+
+
+def write_parquet(df: Any, path: Path) -> Path:
+    """Write a frame, or :class:`Rows` of one, as Parquet, creating the folder (DVC removes
+    outs before a run).
 
     A Dask frame becomes a partitioned dataset: a folder of part files.
     """
     if is_dask(df):
         return _cluster().write_parquet(df, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(path, index=False)
+    if isinstance(df, Rows) and len(df) and not (df.frame.dtypes == object).any():
+        _write_groups(df, path)
+    else:
+        (df.to_frame() if isinstance(df, Rows) else df).to_parquet(path, index=False)
     return path
+
+
+def _write_groups(rows: Rows, path: Path) -> None:
+    """Rows as Parquet, a row group at a time: the file ``to_parquet`` writes of them.
+
+    ``to_parquet`` converts the whole frame to Arrow, so the taken rows
+    would be held next to their table. The schema (with the frame's
+    ``attrs``, which pandas keeps in it) comes from the column types alone,
+    which is why a frame with object columns (whose Arrow type pyarrow infers
+    from every value) is taken whole instead.
+    """
+    # lazy: the stage runner imports this module for its param checks and keeps
+    # pyarrow out of its own process (nbml.runner.stage.fast_imports)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(rows.frame.iloc[:0], preserve_index=False)
+    if rows.frame.attrs:
+        attrs = {b"PANDAS_ATTRS": json.dumps(rows.frame.attrs).encode()}
+        schema = schema.with_metadata({**schema.metadata, **attrs})
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for start in range(0, len(rows), PARQUET_GROUP_ROWS):
+            part = rows.frame.take(rows.positions[start : start + PARQUET_GROUP_ROWS])
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+            del part
+    release_memory()
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -899,6 +1075,23 @@ def release_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    _trim_malloc()
+
+
+def _trim_malloc() -> None:
+    """Hand back what the C allocator keeps of freed memory (glibc only).
+
+    Reading a CSV file in pieces frees many buffers of a few hundred kB, which
+    glibc keeps in its heap: 0.6 GB after reading 10^7 rows.
+    """
+    # lazy: only the stages that load or free big tables call it
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc
+        return
+    trim(0)
 
 
 def split_xy(
@@ -988,15 +1181,19 @@ def read_target(
     return plain_dtypes(column).iloc[:, 0] if column.shape[1] == 1 else None
 
 
-def split_summary(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> pd.DataFrame:
-    """Rows per class in each split, or the target's spread in each (regression)."""
-    if task == REGRESSION:
-        stats = {"train": small(train[target].describe()), "test": small(test[target].describe())}
-        return pd.DataFrame(stats).round(4).rename_axis(target)
-    sizes = {
-        "train": small(train[target].value_counts()),
-        "test": small(test[target].value_counts()),
+def split_summary(train: Any, test: Any, target: str, task: str) -> pd.DataFrame:
+    """Rows per class in each split, or the target's spread in each (regression).
+
+    The splits are frames, :class:`Rows` of one, or Dask frames."""
+    halves = {"train": train, "test": test}
+    values = {
+        name: half.column(target) if isinstance(half, Rows) else half[target]
+        for name, half in halves.items()
     }
+    if task == REGRESSION:
+        stats = {name: small(column.describe()) for name, column in values.items()}
+        return pd.DataFrame(stats).round(4).rename_axis(target)
+    sizes = {name: small(column.value_counts()) for name, column in values.items()}
     return pd.DataFrame(sizes).rename_axis(target)
 
 
