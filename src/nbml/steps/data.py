@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +29,14 @@ from nbml.errors import DataError
 from nbml.messages import progress, shorten, warn
 from nbml.project import paths
 from nbml.steps.compute import CLIENT_ROWS, active, is_dask, small
-from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
+from nbml.steps.resources import (
+    CSV_READ_FACTOR,
+    PARQUET_READ_FACTOR,
+    PREPARE_FACTOR,
+    SPLIT_ROW_BYTES,
+    MemoryEstimate,
+    check_memory,
+)
 from nbml.steps.task import (
     CLASSIFICATION,
     REGRESSION,
@@ -408,8 +414,10 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
 
 # Cells (rows x columns) read at a time: about 64 MB as floats, whatever the table's size.
 READ_CHUNK_CELLS = 1 << 23
-# How often, at most, reading a big file says how far it got.
-READ_PROGRESS_SECONDS = 5.0
+# Reading a big file says how far it got each time this many more cells were read
+# (2 million rows of 24 columns: a few seconds). Counted in cells, not seconds, so
+# the lines, which the executed notebook keeps, are the same on every run.
+READ_PROGRESS_CELLS = 50_000_000
 
 
 def parser_chunk_rows(columns: int) -> int:
@@ -442,17 +450,17 @@ def _read_pieces(reader: Any, name: Path | io.BytesIO) -> pd.DataFrame:
     one piece. The values and types are those of a whole read.
     """
     empty = reader.get_chunk(0)  # the column names; no row is read
-    rows = read_chunk_rows(empty.shape[1])
+    width = max(empty.shape[1], 1)
+    rows = read_chunk_rows(width)
     pieces: list[pd.DataFrame] = []
-    said = time.monotonic()
+    read = 0
     while True:
         try:
             pieces.append(reader.get_chunk(rows))
         except StopIteration:
             break
-        if time.monotonic() - said >= READ_PROGRESS_SECONDS:
-            said = time.monotonic()
-            read = sum(len(piece) for piece in pieces)
+        before, read = read, read + len(pieces[-1])
+        if read * width // READ_PROGRESS_CELLS > before * width // READ_PROGRESS_CELLS:
             progress(f"reading {Path(str(name)).name}: {read:,} rows so far")
     return _join_pieces(pieces) if pieces else empty
 
@@ -460,46 +468,38 @@ def _read_pieces(reader: Any, name: Path | io.BytesIO) -> pd.DataFrame:
 def _join_pieces(pieces: list[pd.DataFrame]) -> pd.DataFrame:
     """The pieces of a table as one frame, with the column types a whole read gives.
 
-    A column of one numpy type in every piece is copied into an array of its
-    own; any other (text, objects, numbers and text mixed) is concatenated as
-    pandas does, which reconciles the pieces' types as a whole read does.
-    The list is emptied: each piece is let go once its numbers are copied.
+    The parser gives each column of a piece an array of its own, so once a
+    column is joined its pieces are let go: the peak is the table and one
+    column. The list is emptied.
     """
     if len(pieces) == 1:
         return pieces.pop()
-    first = pieces[0]
-    total = sum(len(piece) for piece in pieces)
-    shared = [_numpy_dtype({piece.dtypes.iloc[i] for piece in pieces}) for i in range(first.shape[1])]
-    arrays = {i: np.empty(total, dtype) for i, dtype in enumerate(shared) if dtype is not None}
-    others: dict[int, list[pd.Series]] = {i: [] for i, d in enumerate(shared) if d is None}
-    indexes = [] if isinstance(first.index, pd.RangeIndex) else None
-    start = 0
-    while pieces:
-        piece = pieces.pop(0)
-        for i, array in arrays.items():
-            array[start : start + len(piece)] = piece.iloc[:, i].to_numpy()
-        for i, parts in others.items():
-            parts.append(piece.iloc[:, i])
-        if indexes is not None:
-            indexes.append(piece.index)
-        start += len(piece)
-        del piece
-    index = pd.RangeIndex(total) if indexes is None else indexes[0].append(indexes[1:])
-    columns = [
-        pd.Series(arrays[i], index=index, name=name, copy=False)
-        if i in arrays
-        else pd.concat(others.pop(i)).set_axis(index)
-        for i, name in enumerate(first.columns)
-    ]
+    names = pieces[0].columns
+    indexes = [piece.index for piece in pieces]
+    if all(isinstance(index, pd.RangeIndex) for index in indexes):
+        index: pd.Index = pd.RangeIndex(sum(len(piece) for piece in pieces))
+    else:  # rows with one field more than the header: pandas made the first an index
+        index = indexes[0].append(indexes[1:])
+    parts = [[piece.iloc[:, i] for piece in pieces] for i in range(len(names))]
+    pieces.clear()
+    columns = []
+    for i in range(len(names)):
+        columns.append(_concatenated(parts[i], index))
+        parts[i] = []
     return pd.concat(columns, axis=1)
 
 
-def _numpy_dtype(dtypes: set[Any]) -> np.dtype | None:
-    """The one numpy type (not object) of a column's pieces, else None."""
-    if len(dtypes) != 1:
-        return None
-    dtype = next(iter(dtypes))
-    return dtype if isinstance(dtype, np.dtype) and dtype != object else None
+def _concatenated(parts: list[pd.Series], index: pd.Index) -> pd.Series:
+    """One column from its pieces, typed as a whole read types it.
+
+    Pieces of different types (text in one, only gaps in another) concatenate
+    to objects; a whole read then builds its frame from those objects, which
+    makes text of them when every value is text or missing. So does this.
+    """
+    column = pd.concat(parts)
+    if column.dtype == object:
+        column = pd.Series(column.to_numpy(), name=column.name)
+    return column.set_axis(index)
 
 
 def _read_table(
@@ -640,20 +640,28 @@ def read_source_file(
 
 
 MEMORY_ADVICE = (
-    "Set params.yaml prepare.sample (a fraction such as 0.1, or a number of rows) to "
-    "work on a seeded sample, keep only the columns you need in the file, or use a "
-    "machine with more memory (NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+    "Keep only the columns you need in the file, set params.yaml prepare.sample (a "
+    "fraction such as 0.1, or a number of rows: the file is still read whole, but the "
+    "work after reading holds only the sample), run the stages on a Dask cluster "
+    "(params.yaml compute.scheduler, docs/scale.md), or use a machine with more memory "
+    "(NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
 )
 # Bytes of a CSV file read to estimate the memory its table takes.
 ESTIMATE_BYTES = 1 << 20
 
 
 def _with_sample(
-    table_bytes: int, rows: int, columns: int, sample: float | int | None
+    table_bytes: int, rows: int, columns: int, sample: float | int | None, read_factor: float
 ) -> MemoryEstimate:
-    """The stage's estimated peak: the loaded table, plus copies of the sampled share."""
+    """The stage's estimated peak: reading the table, or the work on it after reading
+    (with prepare.sample: the table, next to the work on the sampled rows).
+
+    The split's arrays cost SPLIT_ROW_BYTES a row of the table, sampled or not
+    (a sample is drawn by a stratified split of every row)."""
     share = 1.0 if sample is None else min(1.0, sample if sample < 1 else sample / max(rows, 1))
-    needed = table_bytes * (1 + (PREPARE_FACTOR - 1) * share)
+    copies = PREPARE_FACTOR if share >= 1 else 1 + PREPARE_FACTOR * share
+    work = table_bytes * copies + rows * SPLIT_ROW_BYTES
+    needed = max(table_bytes * read_factor, work)
     return MemoryEstimate(rows, columns, table_bytes, int(needed))
 
 
@@ -695,7 +703,7 @@ def csv_estimate(path: Path, dialect: CsvDialect, sample: float | int | None) ->
     header = len(head.split(b"\n", 1)[0]) + 1
     rows = int((size - header) / max(len(head) - header, 1) * len(part))
     table = int(part.memory_usage(deep=True).sum() / len(part) * rows)
-    return _with_sample(table, rows, part.shape[1], sample)
+    return _with_sample(table, rows, part.shape[1], sample, CSV_READ_FACTOR)
 
 
 def parquet_estimate(path: Path, sample: float | int | None) -> MemoryEstimate:
@@ -709,7 +717,7 @@ def parquet_estimate(path: Path, sample: float | int | None) -> MemoryEstimate:
     except Exception:  # not Parquet: read_parquet says so, naming the file
         return MemoryEstimate(0, 0, 0, 0)
     table = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    return _with_sample(table, meta.num_rows, meta.num_columns, sample)
+    return _with_sample(table, meta.num_rows, meta.num_columns, sample, PARQUET_READ_FACTOR)
 
 
 def _plain(values: pd.Series) -> pd.Series:
@@ -1020,7 +1028,7 @@ def write_parquet(df: Any, path: Path) -> Path:
     if is_dask(df):
         return _cluster().write_parquet(df, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(df, Rows) and len(df) and not (df.frame.dtypes == object).any():
+    if isinstance(df, Rows) and len(df) and not any(map(ptypes.is_object_dtype, df.frame.dtypes)):
         _write_groups(df, path)
     else:
         (df.to_frame() if isinstance(df, Rows) else df).to_parquet(path, index=False)
