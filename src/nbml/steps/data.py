@@ -486,6 +486,7 @@ def _join_pieces(pieces: list[pd.DataFrame]) -> pd.DataFrame:
     for i in range(len(names)):
         columns.append(_concatenated(parts[i], index))
         parts[i] = []
+        _trim_malloc()  # the pieces' arrays went back to the C allocator, not the system
     return pd.concat(columns, axis=1)
 
 
