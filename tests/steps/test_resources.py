@@ -52,10 +52,45 @@ def test_estimate_is_close_to_the_loaded_table(tmp_path, big_csv):
     loaded = pd.read_csv(path)
     assert estimate.rows == pytest.approx(len(loaded), rel=0.05)
     assert estimate.table_bytes == pytest.approx(loaded.memory_usage(deep=True).sum(), rel=0.1)
-    assert estimate.needed_bytes == int(estimate.table_bytes * resources.PREPARE_FACTOR)
-    # a 10% sample keeps the copies made after loading small
-    smaller = data.csv_estimate(path, data.sniff_csv(path), sample=0.1)
-    assert smaller.needed_bytes < estimate.needed_bytes / 2
+    split = estimate.rows * resources.SPLIT_ROW_BYTES
+    work = estimate.table_bytes * resources.PREPARE_FACTOR + split
+    assert estimate.needed_bytes == int(work)
+    # a sample is a copy next to the table: a big one costs more than none
+    half = data.csv_estimate(path, data.sniff_csv(path), sample=0.5)
+    assert half.needed_bytes == int(
+        estimate.table_bytes * (1 + resources.PREPARE_FACTOR / 2) + split
+    )
+    # a small one keeps the table and the split's arrays over every row (the sample is
+    # drawn by a stratified split), no more
+    small = data.csv_estimate(path, data.sniff_csv(path), sample=0.01)
+    assert small.needed_bytes == int(
+        estimate.table_bytes * (1 + resources.PREPARE_FACTOR / 100) + split
+    )
+
+
+def test_the_factors_are_what_reading_and_splitting_take(tmp_path, big_csv, monkeypatch):
+    """The multipliers against the stage's own work, as numpy and Python allocate it."""
+    # lazy: tracemalloc slows every allocation; only this test needs it
+    import tracemalloc
+
+    path = tmp_path / big_csv
+    dialect = data.sniff_csv(path)  # reads a sample of the file's bytes
+    table = data.csv_estimate(path, dialect, sample=None).table_bytes
+    monkeypatch.setattr(data, "read_chunk_rows", lambda columns: 1_000)
+    monkeypatch.setattr(data, "PARQUET_GROUP_ROWS", 1_000)
+    tracemalloc.start()
+    try:
+        df = data.read_csv(path, None, dialect)
+        _, read_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        train, test = data.split_rows(df, "label", 0.25, 42)
+        data.write_parquet(train, tmp_path / "train.parquet")
+        data.write_parquet(test, tmp_path / "test.parquet")
+        _, split_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read_peak < table * resources.CSV_READ_FACTOR
+    assert split_peak < table * resources.PREPARE_FACTOR + len(df) * resources.SPLIT_ROW_BYTES
 
 
 def test_guard_lets_a_table_that_fits_load(tmp_path, big_csv, monkeypatch):

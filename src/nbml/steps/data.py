@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -28,7 +29,14 @@ from nbml.errors import DataError
 from nbml.messages import progress, shorten, warn
 from nbml.project import paths
 from nbml.steps.compute import CLIENT_ROWS, active, is_dask, small
-from nbml.steps.resources import PREPARE_FACTOR, MemoryEstimate, check_memory
+from nbml.steps.resources import (
+    CSV_READ_FACTOR,
+    PARQUET_READ_FACTOR,
+    PREPARE_FACTOR,
+    SPLIT_ROW_BYTES,
+    MemoryEstimate,
+    check_memory,
+)
 from nbml.steps.task import (
     CLASSIFICATION,
     REGRESSION,
@@ -404,20 +412,113 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     return problems
 
 
+# Cells (rows x columns) read at a time: about 64 MB as floats, whatever the table's size.
+READ_CHUNK_CELLS = 1 << 23
+# Reading a big file says how far it got each time this many more cells were read
+# (2 million rows of 24 columns: a few seconds). Counted in cells, not seconds, so
+# the lines, which the executed notebook keeps, are the same on every run.
+READ_PROGRESS_CELLS = 50_000_000
+
+
+def parser_chunk_rows(columns: int) -> int:
+    """The rows pandas' C parser converts at a time in a table this wide.
+
+    Its heuristic (``TextReader``): the largest power of two below 2**20 /
+    columns. Each such piece infers its own column types, which a whole read
+    then reconciles; pieces that are multiples of it see the same rows.
+    """
+    heuristic = 2**20 // max(columns, 1)
+    rows = 1
+    while rows * 2 < heuristic:
+        rows *= 2
+    return rows
+
+
+def read_chunk_rows(columns: int) -> int:
+    """Rows read at a time: a multiple of the parser's own pieces, about READ_CHUNK_CELLS cells."""
+    unit = parser_chunk_rows(columns)
+    return max(unit, READ_CHUNK_CELLS // max(columns, 1) // unit * unit)
+
+
+def _read_pieces(reader: Any, name: Path | io.BytesIO) -> pd.DataFrame:
+    """Every row of a CSV reader, read a bounded piece at a time, then joined column by column.
+
+    A whole ``read_csv`` of a big file holds the parsed pieces of every
+    column and then copies them into the frame (and maps the file as well):
+    5.6 GB for a 2.1 GB table of 10^7 rows. Here a piece's numbers are copied
+    into the final arrays and the piece let go, so the peak is the table and
+    one piece. The values and types are those of a whole read.
+    """
+    empty = reader.get_chunk(0)  # the column names; no row is read
+    width = max(empty.shape[1], 1)
+    rows = read_chunk_rows(width)
+    pieces: list[pd.DataFrame] = []
+    read = 0
+    while True:
+        try:
+            pieces.append(reader.get_chunk(rows))
+        except StopIteration:
+            break
+        before, read = read, read + len(pieces[-1])
+        if read * width // READ_PROGRESS_CELLS > before * width // READ_PROGRESS_CELLS:
+            progress(f"reading {Path(str(name)).name}: {read:,} rows so far")
+    return _join_pieces(pieces) if pieces else empty
+
+
+def _join_pieces(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pieces of a table as one frame, with the column types a whole read gives.
+
+    The parser gives each column of a piece an array of its own, so once a
+    column is joined its pieces are let go: the peak is the table and one
+    column. The list is emptied.
+    """
+    if len(pieces) == 1:
+        return pieces.pop()
+    names = pieces[0].columns
+    indexes = [piece.index for piece in pieces]
+    if all(isinstance(index, pd.RangeIndex) for index in indexes):
+        index: pd.Index = pd.RangeIndex(sum(len(piece) for piece in pieces))
+    else:  # rows with one field more than the header: pandas made the first an index
+        index = indexes[0].append(indexes[1:])
+    parts = [[piece.iloc[:, i] for piece in pieces] for i in range(len(names))]
+    pieces.clear()
+    columns = []
+    for i in range(len(names)):
+        columns.append(_concatenated(parts[i], index))
+        parts[i] = []
+        _trim_malloc()  # the pieces' arrays went back to the C allocator, not the system
+    return pd.concat(columns, axis=1)
+
+
+def _concatenated(parts: list[pd.Series], index: pd.Index) -> pd.Series:
+    """One column from its pieces, typed as a whole read types it.
+
+    Pieces of different types (text in one, only gaps in another) concatenate
+    to objects; a whole read then builds its frame from those objects, which
+    makes text of them when every value is text or missing. So does this.
+    """
+    column = pd.concat(parts)
+    if column.dtype == object:
+        column = pd.Series(column.to_numpy(), name=column.name)
+    return column.set_axis(index)
+
+
 def _read_table(
     path: Path | io.BytesIO, dialect: CsvDialect, name: Path | None = None
 ) -> pd.DataFrame:
-    """pandas.read_csv in a dialect; a decoding error is left to the caller."""
+    """pandas.read_csv in a dialect, in bounded pieces; a decoding error is left to the caller."""
     path_name = name or path
     try:
-        return pd.read_csv(
+        with pd.read_csv(
             path,
             sep=dialect.delimiter,
             encoding=dialect.encoding,
             decimal=dialect.decimal,
             # "a; b" is a common way to write "a;b": the spaces are not data
             skipinitialspace=True,
-        )
+            iterator=True,
+        ) as reader:
+            return _read_pieces(reader, path_name)
     except pd.errors.EmptyDataError:
         raise DataError(
             f"{path_name}", ["the file holds no columns (empty or only blank lines)"]
@@ -534,25 +635,34 @@ def read_source_file(
     check_memory(path, estimate, MEMORY_ADVICE)
     progress(f"reading {path.name}: about {estimate.rows:,} rows x {estimate.columns} columns")
     df = read_csv(path, csv, dialect)
+    release_memory()  # the parser's buffers, freed piece by piece
     progress(f"read {len(df):,} rows x {df.shape[1]} columns from {path.name}")
     return df
 
 
 MEMORY_ADVICE = (
-    "Set params.yaml prepare.sample (a fraction such as 0.1, or a number of rows) to "
-    "work on a seeded sample, keep only the columns you need in the file, or use a "
-    "machine with more memory (NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+    "Keep only the columns you need in the file, set params.yaml prepare.sample (a "
+    "fraction such as 0.1, or a number of rows: the file is still read whole, but the "
+    "work after reading holds only the sample), run the stages on a Dask cluster "
+    "(params.yaml compute.scheduler, docs/scale.md), or use a machine with more memory "
+    "(NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
 )
 # Bytes of a CSV file read to estimate the memory its table takes.
 ESTIMATE_BYTES = 1 << 20
 
 
 def _with_sample(
-    table_bytes: int, rows: int, columns: int, sample: float | int | None
+    table_bytes: int, rows: int, columns: int, sample: float | int | None, read_factor: float
 ) -> MemoryEstimate:
-    """The stage's estimated peak: the loaded table, plus copies of the sampled share."""
+    """The stage's estimated peak: reading the table, or the work on it after reading
+    (with prepare.sample: the table, next to the work on the sampled rows).
+
+    The split's arrays cost SPLIT_ROW_BYTES a row of the table, sampled or not
+    (a sample is drawn by a stratified split of every row)."""
     share = 1.0 if sample is None else min(1.0, sample if sample < 1 else sample / max(rows, 1))
-    needed = table_bytes * (1 + (PREPARE_FACTOR - 1) * share)
+    copies = PREPARE_FACTOR if share >= 1 else 1 + PREPARE_FACTOR * share
+    work = table_bytes * copies + rows * SPLIT_ROW_BYTES
+    needed = max(table_bytes * read_factor, work)
     return MemoryEstimate(rows, columns, table_bytes, int(needed))
 
 
@@ -594,7 +704,7 @@ def csv_estimate(path: Path, dialect: CsvDialect, sample: float | int | None) ->
     header = len(head.split(b"\n", 1)[0]) + 1
     rows = int((size - header) / max(len(head) - header, 1) * len(part))
     table = int(part.memory_usage(deep=True).sum() / len(part) * rows)
-    return _with_sample(table, rows, part.shape[1], sample)
+    return _with_sample(table, rows, part.shape[1], sample, CSV_READ_FACTOR)
 
 
 def parquet_estimate(path: Path, sample: float | int | None) -> MemoryEstimate:
@@ -608,7 +718,7 @@ def parquet_estimate(path: Path, sample: float | int | None) -> MemoryEstimate:
     except Exception:  # not Parquet: read_parquet says so, naming the file
         return MemoryEstimate(0, 0, 0, 0)
     table = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    return _with_sample(table, meta.num_rows, meta.num_columns, sample)
+    return _with_sample(table, meta.num_rows, meta.num_columns, sample, PARQUET_READ_FACTOR)
 
 
 def _plain(values: pd.Series) -> pd.Series:
@@ -832,6 +942,48 @@ def split_strata(df: pd.DataFrame, target: str, test_rows: int, task: str) -> An
     return class_codes(df[target])
 
 
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """Some rows of a table, by position: one half of a split, not copied out of its table.
+
+    Taking both halves out of a table of 10^7 rows held it twice (4.9 GB);
+    :func:`write_parquet` takes a row group at a time instead.
+    """
+
+    frame: pd.DataFrame
+    positions: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def column(self, name: str) -> pd.Series:
+        """One column of these rows, in their order."""
+        return self.frame[name].take(self.positions).reset_index(drop=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        """These rows as a frame of their own (a copy)."""
+        return self.frame.take(self.positions).reset_index(drop=True)
+
+
+def split_rows(
+    df: pd.DataFrame, target: str, test_size: float, seed: int, task: str = CLASSIFICATION
+) -> tuple[Any, Any]:
+    """The rows of a stratified train/test split (by class, or by quantile bins), from the seed.
+
+    The halves are :class:`Rows` of ``df``: the same rows, in the same order,
+    as scikit-learn's ``train_test_split`` of the frame gives (its split
+    depends only on the row count and the strata). On a cluster the split is
+    by a seeded hash of each row, and the halves are Dask frames.
+    """
+    if is_dask(df):
+        return _cluster().split(df, test_size, seed)
+    by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
+    train, test = train_test_split(
+        np.arange(len(df)), test_size=test_size, random_state=seed, stratify=by
+    )
+    return Rows(df, train), Rows(df, test)
+
+
 def split(
     df: pd.DataFrame, target: str, test_size: float, seed: int, task: str = CLASSIFICATION
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -839,11 +991,10 @@ def split(
 
     On a cluster the split is by a seeded hash of each row instead.
     """
+    train, test = split_rows(df, target, test_size, seed, task)
     if is_dask(df):
-        return _cluster().split(df, test_size, seed)
-    by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
-    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=by)
-    return train.reset_index(drop=True), test.reset_index(drop=True)
+        return train, test
+    return train.to_frame(), test.to_frame()
 
 
 def class_codes(labels: pd.Series) -> np.ndarray:
@@ -865,16 +1016,50 @@ def class_codes(labels: pd.Series) -> np.ndarray:
     return codes
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    """Write a frame as Parquet, creating the folder (DVC removes outs before a run).
+# pyarrow's default row group (rows): one slice per group writes to_parquet's bytes
+PARQUET_GROUP_ROWS = 1024 * 1024
+
+
+def write_parquet(df: Any, path: Path) -> Path:
+    """Write a frame, or :class:`Rows` of one, as Parquet, creating the folder (DVC removes
+    outs before a run).
 
     A Dask frame becomes a partitioned dataset: a folder of part files.
     """
     if is_dask(df):
         return _cluster().write_parquet(df, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(path, index=False)
+    if isinstance(df, Rows) and len(df) and not any(map(ptypes.is_object_dtype, df.frame.dtypes)):
+        _write_groups(df, path)
+    else:
+        (df.to_frame() if isinstance(df, Rows) else df).to_parquet(path, index=False)
     return path
+
+
+def _write_groups(rows: Rows, path: Path) -> None:
+    """Rows as Parquet, a row group at a time: the file ``to_parquet`` writes of them.
+
+    ``to_parquet`` converts the whole frame to Arrow, so the taken rows
+    would be held next to their table. The schema (with the frame's
+    ``attrs``, which pandas keeps in it) comes from the column types alone,
+    which is why a frame with object columns (whose Arrow type pyarrow infers
+    from every value) is taken whole instead.
+    """
+    # lazy: the stage runner imports this module for its param checks and keeps
+    # pyarrow out of its own process (nbml.runner.stage.fast_imports)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(rows.frame.iloc[:0], preserve_index=False)
+    if rows.frame.attrs:
+        attrs = {b"PANDAS_ATTRS": json.dumps(rows.frame.attrs).encode()}
+        schema = schema.with_metadata({**schema.metadata, **attrs})
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for start in range(0, len(rows), PARQUET_GROUP_ROWS):
+            part = rows.frame.take(rows.positions[start : start + PARQUET_GROUP_ROWS])
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+            del part
+    release_memory()
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -899,6 +1084,23 @@ def release_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    _trim_malloc()
+
+
+def _trim_malloc() -> None:
+    """Hand back what the C allocator keeps of freed memory (glibc only).
+
+    Reading a CSV file in pieces frees many buffers of a few hundred kB, which
+    glibc keeps in its heap: 0.6 GB after reading 10^7 rows.
+    """
+    # lazy: only the stages that load or free big tables call it
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc
+        return
+    trim(0)
 
 
 def split_xy(
@@ -988,15 +1190,19 @@ def read_target(
     return plain_dtypes(column).iloc[:, 0] if column.shape[1] == 1 else None
 
 
-def split_summary(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> pd.DataFrame:
-    """Rows per class in each split, or the target's spread in each (regression)."""
-    if task == REGRESSION:
-        stats = {"train": small(train[target].describe()), "test": small(test[target].describe())}
-        return pd.DataFrame(stats).round(4).rename_axis(target)
-    sizes = {
-        "train": small(train[target].value_counts()),
-        "test": small(test[target].value_counts()),
+def split_summary(train: Any, test: Any, target: str, task: str) -> pd.DataFrame:
+    """Rows per class in each split, or the target's spread in each (regression).
+
+    The splits are frames, :class:`Rows` of one, or Dask frames."""
+    halves = {"train": train, "test": test}
+    values = {
+        name: half.column(target) if isinstance(half, Rows) else half[target]
+        for name, half in halves.items()
     }
+    if task == REGRESSION:
+        stats = {name: small(column.describe()) for name, column in values.items()}
+        return pd.DataFrame(stats).round(4).rename_axis(target)
+    sizes = {name: small(column.value_counts()) for name, column in values.items()}
     return pd.DataFrame(sizes).rename_axis(target)
 
 

@@ -24,12 +24,22 @@ from nbml.errors import MemoryLimitError
 LIMIT_VARIABLE = "NBML_MEMORY_LIMIT"
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 _CGROUP = Path("/sys/fs/cgroup")
-# Peak memory of the prepare stage over the in-memory size of the table it
-# loads: the file's bytes read for the encoding check, the loaded frame, the
-# validated and labelled copies and the two split halves. Measured on the
-# 10^6-row table of tools/bench_scale.py: a 1.05 GB peak for a 211 MB table,
-# over a ~0.2 GB interpreter.
-PREPARE_FACTOR = 4.0
+# Peak memory of the prepare stage, the interpreter aside, is the table it
+# loads times PREPARE_FACTOR (the table, and the row group being written:
+# nbml.steps.data reads a CSV file in pieces and writes each split a row group
+# at a time) plus SPLIT_ROW_BYTES a row (the split's strata, permutations and
+# positions, whatever the table's width). Measured on the tables of
+# tools/bench_scale.py, the kernel alone: 3.08 GB over its interpreter at 10^7
+# rows for a 2.11 GB table (estimate 4.0 GB), 0.36 GB at 10^6 (estimate 0.40 GB).
+# The factor was 4.0 when the CSV reader held every parsed chunk next to the
+# frame and the split took both halves out of the table.
+PREPARE_FACTOR = 1.3
+SPLIT_ROW_BYTES = 128
+# Reading alone, over the table: a CSV file 1.33 at 10^7 rows (the table, the
+# piece being joined, the parser's buffers); a Parquet file 2.0 at 10^6 rows
+# (pyarrow's table next to the frame converted from it).
+CSV_READ_FACTOR = 1.4
+PARQUET_READ_FACTOR = 2.0
 
 
 def parse_size(text: str) -> int:
