@@ -211,6 +211,12 @@ def confusion_counts(y_true: pd.Series, y_pred: Labels, classes: Labels) -> pd.D
 
 
 def _one_vs_rest(y_true: pd.Series, classes: Labels) -> np.ndarray:
+    """One 0/1 column per class: is the row of that class (label_binarize's values)."""
+    codes = pd.Index(np.asarray(classes)).get_indexer(np.asarray(y_true))
+    if pd.Index(np.asarray(classes)).is_unique and (codes >= 0).all():
+        # from positions among the classes: label_binarize compares text labels, 0.14 s
+        # a call at 250,000 rows, and the ROC and precision-recall rows each make one
+        return (codes[:, None] == np.arange(len(classes))).astype(int)
     onehot = label_binarize(np.asarray(y_true), classes=classes)
     if len(classes) == 2:  # label_binarize gives one column for two classes
         onehot = np.hstack([1 - onehot, onehot])
