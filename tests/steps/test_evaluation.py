@@ -294,3 +294,11 @@ def test_one_vs_rest_columns_are_label_binarizes():
             want = np.hstack([1 - want, want])
         got = evaluation._one_vs_rest(y, classes)
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_the_importance_walks_trees_on_one_thread_when_idle_threads_sleep(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert evaluation.replay_threads() == 1
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    assert evaluation.replay_threads() == 2
