@@ -281,3 +281,24 @@ def test_metrics_on_class_codes_equal_the_metrics_on_text_labels():
     assert codes[2].tolist() == [0, 1, 2] and (classes[codes[0]] == np.asarray(y)).all()
     unknown = evaluation.class_codes(np.array(["a", "q"]), np.array(["a", "a"]), classes)
     assert unknown[0].tolist() == ["a", "q"]  # a label outside the classes: left as text
+
+
+def test_one_vs_rest_columns_are_label_binarizes():
+    from sklearn.preprocessing import label_binarize
+
+    rng = np.random.default_rng(0)
+    for classes in (np.array(["no", "yes"]), np.array(["b", "a", "c"]), np.array([3, 1, 2])):
+        y = pd.Series(rng.choice(classes, 1_000))
+        want = label_binarize(np.asarray(y), classes=classes)
+        if len(classes) == 2:
+            want = np.hstack([1 - want, want])
+        got = evaluation._one_vs_rest(y, classes)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_the_importance_walks_trees_on_one_thread_when_idle_threads_sleep(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert evaluation.replay_threads() == 1
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    assert evaluation.replay_threads() == 2

@@ -49,6 +49,22 @@ def test_saved_model_is_byte_stable_and_round_trips(frame, tmp_path):
     assert (loaded.predict(X) == fitted.predict(X)).all()
 
 
+def test_a_trusted_model_file_is_read_and_audited_once(frame, tmp_path, monkeypatch):
+    """skops parses the file once; listing its untrusted types first parsed it twice."""
+    import skops.io as sio
+
+    fitted, X = _fitted(frame)
+    path = model.save_model(fitted, tmp_path / "m.skops")
+    listed, loads = [], sio.loads
+    monkeypatch.setattr(sio, "get_untrusted_types", lambda **kw: listed.append(kw) or [])
+    monkeypatch.setattr(
+        sio, "loads", lambda data, trusted: listed.append("loads") or loads(data, trusted=trusted)
+    )
+    loaded = model.load_model(path)
+    assert listed == ["loads"]
+    assert (loaded.predict(X) == fitted.predict(X)).all()
+
+
 def test_model_with_untrusted_type_is_refused(frame, tmp_path):
     fitted, _ = _fitted(frame)
     path = model.save_model(fitted, tmp_path / "m.skops")

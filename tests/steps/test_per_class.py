@@ -65,3 +65,28 @@ def test_a_perfect_model_has_no_weakest_class():
         per_class.weakest_sentence(table, confusion)
         == "Every class is recognised on all 2 test rows."
     )
+
+
+def test_per_class_scores_from_class_positions_equal_scikit_learns_on_text_labels(monkeypatch):
+    """Scored as positions among the classes: the same numbers as on the text labels."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    classes = ["b", "a", "c", "d"]  # the model's order, not sorted; "d" never predicted
+    y = pd.Series(rng.choice(classes, 5_000))
+    pred = rng.choice(classes[:3], 5_000)
+    seen = []
+    real = skm.precision_recall_fscore_support
+    monkeypatch.setattr(
+        per_class.skm,
+        "precision_recall_fscore_support",
+        lambda t, p, **kw: seen.append(np.asarray(t).dtype.kind) or real(t, p, **kw),
+    )
+    got = per_class.per_class_table(y, pred, classes)
+    want = real(np.asarray(y), pred, labels=classes, zero_division=0)
+    assert seen == ["i"]  # positions, not text
+    for column, values in zip(["precision", "recall", "f1", "support"], want, strict=True):
+        assert got[column].tolist() == np.round(values, 6).tolist()
+    # a label outside the classes: scored as text, as before
+    outside = per_class.per_class_table(pd.Series(["a", "z"]), np.array(["a", "a"]), ["a", "b"])
+    assert outside["support"].tolist() == [1, 0] and seen[-1] != "i"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -34,6 +36,7 @@ from sklearn.utils import Bunch
 
 from nbml.errors import MetricError
 from nbml.messages import progress
+from nbml.steps import hgb
 from nbml.steps.compute import is_dask
 from nbml.steps.resources import stage_threads
 from nbml.steps.transformers import BooleanValues
@@ -131,8 +134,11 @@ def predict_with_proba(model: Any, X: pd.DataFrame) -> tuple[Labels, Proba]:
     if is_dask(X):
         proba, labels = _distributed().predict(model, X)
         return labels, proba
-    proba = model.predict_proba(X)
     estimator = model[-1] if isinstance(model, Pipeline) else model
+    from_bins = _binned_labels_and_proba(model, estimator, X)
+    if from_bins is not None:
+        return from_bins
+    proba = model.predict_proba(X)
     if not isinstance(estimator, ARGMAX_ESTIMATORS) or proba.shape[1] < 2:
         return np.asarray(model.predict(X)), proba
     labels = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
@@ -142,6 +148,33 @@ def predict_with_proba(model: Any, X: pd.DataFrame) -> tuple[Labels, Proba]:
         labels = labels.copy()
         labels[close] = model.predict(X.iloc[close])
     return labels, proba
+
+
+# Rows whose raw predictions from their bins are checked against scikit-learn's own.
+BINNED_CHECK_ROWS = 2_000
+
+
+def _binned_labels_and_proba(
+    model: Any, estimator: Any, X: pd.DataFrame
+) -> tuple[Labels, Proba] | None:
+    """HistGradientBoosting's labels and probabilities, from the rows' bins (nbml.steps.hgb).
+
+    One walk of the trees over one byte a value instead of eight: about a
+    quarter less CPU on the test split, the same raw predictions (checked on
+    the first BINNED_CHECK_ROWS rows against scikit-learn's, else None), and
+    from them predict's labels and predict_proba's probabilities, as
+    scikit-learn computes them. None for any other estimator.
+    """
+    if not (is_classifier(estimator) and hgb.supports(estimator)):
+        return None
+    rows = model[:-1].transform(X) if isinstance(model, Pipeline) else X
+    matrix = estimator._preprocess_X(rows, reset=False)  # predict's own input check
+    raw = hgb.raw_predict(estimator, hgb.binned(estimator, matrix), stage_threads())
+    check = min(len(matrix), BINNED_CHECK_ROWS)
+    head = rows.iloc[:check] if isinstance(rows, pd.DataFrame) else rows[:check]
+    if not np.array_equal(raw[:check], estimator._raw_predict(head)):
+        return None
+    return _from_raw(estimator, raw), estimator._loss.predict_proba(raw)
 
 
 def write_json(data: dict[str, Any], path: Path) -> Path:
@@ -179,6 +212,12 @@ def confusion_counts(y_true: pd.Series, y_pred: Labels, classes: Labels) -> pd.D
 
 
 def _one_vs_rest(y_true: pd.Series, classes: Labels) -> np.ndarray:
+    """One 0/1 column per class: is the row of that class (label_binarize's values)."""
+    codes = pd.Index(np.asarray(classes)).get_indexer(np.asarray(y_true))
+    if pd.Index(np.asarray(classes)).is_unique and (codes >= 0).all():
+        # from positions among the classes: label_binarize compares text labels, 0.14 s
+        # a call at 250,000 rows, and the ROC and precision-recall rows each make one
+        return (codes[:, None] == np.arange(len(classes))).astype(int)
     onehot = label_binarize(np.asarray(y_true), classes=classes)
     if len(classes) == 2:  # label_binarize gives one column for two classes
         onehot = np.hstack([1 - onehot, onehot])
@@ -394,36 +433,38 @@ def transformed_groups(
     return transformed.to_numpy(), list(transformed.columns), groups
 
 
-Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# predict(orders, group): the labels of one copy of the sample per order (stacked),
+# each with ``group``'s columns taken in that order
+Predictor = Callable[[list[np.ndarray], np.ndarray], np.ndarray]
+Scorer = Callable[[list[np.ndarray], np.ndarray], np.ndarray]
+
+
+def permutation_orders(n: int, repeats: int, seed: int) -> list[np.ndarray]:
+    """The row orders permutation_importance gives a column, repeat after repeat.
+
+    One RandomState per column seeded alike, each repeat shuffling the already
+    shuffled column again.
+    """
+    rng = np.random.RandomState(seed)
+    shuffling = np.arange(n)
+    order = np.arange(n)
+    orders = []
+    for _ in range(repeats):
+        rng.shuffle(shuffling)
+        order = order[shuffling]
+        orders.append(order)
+    return orders
 
 
 def _permuted_scores(
-    score: Scorer,
-    matrix: np.ndarray,
-    group: np.ndarray,
-    repeats: int,
-    seed: int,
+    score: Scorer, n: int, group: np.ndarray, repeats: int, seed: int
 ) -> np.ndarray:
-    """Scores with ``group``'s columns permuted together, repeat after repeat.
-
-    The permutations are permutation_importance's own: one RandomState per
-    column seeded alike, each repeat shuffling the already shuffled column again.
-    """
-    rng = np.random.RandomState(seed)
-    n = len(matrix)
-    shuffling = np.arange(n)
-    order = np.arange(n)
+    """Scores with ``group``'s columns permuted together, a few repeats per prediction."""
+    orders = permutation_orders(n, repeats, seed)
     per_call = max(1, IMPORTANCE_BATCH_ROWS // max(n, 1))
     scores: list[float] = []
     for start in range(0, repeats, per_call):
-        blocks = []
-        for _ in range(min(per_call, repeats - start)):
-            rng.shuffle(shuffling)
-            order = order[shuffling]
-            block = matrix.copy()
-            block[:, group] = matrix[np.ix_(order, group)]
-            blocks.append(block)
-        scores.extend(score(np.vstack(blocks), group))
+        scores.extend(score(orders[start : start + per_call], group))
     return np.asarray(scores)
 
 
@@ -448,17 +489,17 @@ def grouped_importance(
     truth = np.asarray(y)
     n = len(matrix)
     metric = _importance_metric(scoring, truth, getattr(estimator, "classes_", None))
-    predict = tree_predictor(estimator, matrix, names) or _plain_predictor(estimator, names)
+    predict = tree_predictor(estimator, matrix, names) or _plain_predictor(estimator, matrix, names)
 
-    def score(stacked: np.ndarray, group: np.ndarray) -> np.ndarray:
-        predicted = np.asarray(predict(stacked, group))
+    def score(orders: list[np.ndarray], group: np.ndarray) -> np.ndarray:
+        predicted = np.asarray(predict(orders, group))
         return np.array([metric(truth, predicted[i : i + n]) for i in range(0, len(predicted), n)])
 
-    baseline = score(matrix, np.array([], dtype=int))[0]
+    baseline = score([np.arange(n)], np.array([], dtype=int))[0]
     column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
     permuted = np.array(
         [
-            _permuted_scores(score, matrix, group, repeats, column_seed)
+            _permuted_scores(score, n, group, repeats, column_seed)
             if len(group)
             else np.full(repeats, baseline)
             for group in groups.values()
@@ -511,65 +552,77 @@ def _importance_metric(
     return codes_metric
 
 
-def _plain_predictor(estimator: Any, names: list[str]) -> Scorer:
-    """The estimator's own predict of a transformed matrix (the permuted group ignored)."""
+def _plain_predictor(estimator: Any, matrix: np.ndarray, names: list[str]) -> Predictor:
+    """The estimator's own predict of the permuted copies of the transformed sample."""
 
-    def predict(stacked: np.ndarray, group: np.ndarray) -> np.ndarray:
-        return estimator.predict(pd.DataFrame(stacked, columns=names, copy=False))
+    def predict(orders: list[np.ndarray], group: np.ndarray) -> np.ndarray:
+        copies = hgb.permuted_copies(matrix, orders, group)
+        return estimator.predict(pd.DataFrame(copies, columns=names, copy=False))
 
     return predict
 
 
-def tree_predictor(estimator: Any, matrix: np.ndarray, names: list[str]) -> Scorer | None:
-    """HistGradientBoosting's predict of permuted copies of ``matrix``, re-running only
-    the trees that split on a permuted column (about 40% of them per column here).
+def replay_threads() -> int:
+    """Threads per tree walk of the importance: one when idle OpenMP threads sleep.
 
-    Each tree's output on ``matrix`` is kept; a copy whose ``group`` columns
-    are permuted takes the kept output of every other tree, row for row, and
-    the sums run in scikit-learn's order, so the labels are predict's own.
-    None (the caller uses predict) unless, on ``matrix``, the reconstruction
-    equals scikit-learn's raw predictions and labels exactly.
+    The replay makes ~7,000 walks of a few thousand rows each. With
+    ``OMP_WAIT_POLICY=PASSIVE`` (the runner's choice when other work holds the
+    cores) every walk wakes a sleeping thread, which costs more than it brings:
+    on the 10^6-row model at a load average of 5-6, 3.5 s wall / 2.8 CPU s with
+    two threads against 2.6 / 2.5 s with one. Otherwise the stage's threads.
     """
-    if not isinstance(estimator, HistGradientBoostingClassifier):
+    sleeping = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+    return 1 if sleeping else stage_threads()
+
+
+def tree_predictor(estimator: Any, matrix: np.ndarray, names: list[str]) -> Predictor | None:
+    """HistGradientBoosting's predict of permuted copies of ``matrix`` from the rows' bins,
+    walking again only the rows whose path meets a split on a permuted column
+    (:class:`nbml.steps.hgb.Replay`; about 40% of the rows, in about half the trees, per column).
+
+    None (the caller uses predict) unless, on ``matrix`` and on one permuted
+    copy of it, the raw predictions equal scikit-learn's bit for bit, and so
+    do the labels.
+    """
+    if not hgb.supports(estimator):
         return None
     try:
-        frame = pd.DataFrame(matrix, columns=names, copy=False)
-        trees = [(k, tree) for trees in estimator._predictors for k, tree in enumerate(trees)]
-        bitsets, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
-        threads = stage_threads()
+        replay = hgb.Replay(estimator, hgb.binned(estimator, matrix), replay_threads())
 
-        def run(tree: Any, X: np.ndarray) -> np.ndarray:
-            return tree.predict(X, bitsets, f_idx_map, threads)
+        def predict(orders: list[np.ndarray], group: np.ndarray) -> np.ndarray:
+            return _from_raw(estimator, replay.raw(orders, group))
 
-        kept = [run(tree, matrix) for _, tree in trees]
-        splits = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for _, t in trees]
-
-        def predict(stacked: np.ndarray, group: np.ndarray) -> np.ndarray:
-            copies = len(stacked) // len(matrix)
-            used = set(group.tolist())
-            raw = np.zeros((len(stacked), estimator.n_trees_per_iteration_), order="F")
-            raw += estimator._baseline_prediction
-            for (k, tree), own, features in zip(trees, kept, splits, strict=True):
-                raw[:, k] += run(tree, stacked) if features & used else np.tile(own, copies)
-            return _labels_from_raw(estimator, raw)
-
-        same = np.array_equal(predict(matrix, np.array([], dtype=int)), estimator.predict(frame))
-        return predict if same and _raw_matches(estimator, frame, trees, kept) else None
+        return (
+            predict
+            if replay.walks_agree and _replay_matches(estimator, replay, matrix, names)
+            else None
+        )
     except (AttributeError, TypeError, ValueError):  # another scikit-learn's internals
         return None
 
 
-def _labels_from_raw(estimator: Any, raw: np.ndarray) -> np.ndarray:
-    """HistGradientBoostingClassifier.predict's labels from its raw predictions."""
+def _replay_matches(estimator: Any, replay: Any, matrix: np.ndarray, names: list[str]) -> bool:
+    """The replay's raw predictions and labels are scikit-learn's, on the sample as it is
+    and with the first column a tree splits on permuted."""
+    split_on = [f for passes in replay.passes for f in passes][:1]
+    checks = [([np.arange(len(matrix))], np.array([], dtype=int))]
+    checks.append(
+        ([np.random.RandomState(0).permutation(len(matrix))], np.array(split_on, dtype=int))
+    )
+    for orders, group in checks:
+        frame = pd.DataFrame(hgb.permuted_copies(matrix, orders, group), columns=names, copy=False)
+        raw = replay.raw(orders, group)
+        if not np.array_equal(raw, estimator._raw_predict(frame)):
+            return False
+        if not np.array_equal(_from_raw(estimator, raw), estimator.predict(frame)):
+            return False
+    return True
+
+
+def _from_raw(estimator: Any, raw: np.ndarray) -> np.ndarray:
+    """HistGradientBoosting's predict from its raw predictions: labels, or quantities."""
+    if not is_classifier(estimator):
+        return estimator._loss.link.inverse(raw.ravel())
     if raw.shape[1] == 1:
         return estimator.classes_[(raw.ravel() > 0).astype(int)]
     return estimator.classes_[np.argmax(raw, axis=1)]
-
-
-def _raw_matches(estimator: Any, frame: pd.DataFrame, trees: list, kept: list) -> bool:
-    """The kept tree outputs sum to scikit-learn's own raw predictions, bit for bit."""
-    raw = np.zeros((len(frame), estimator.n_trees_per_iteration_), order="F")
-    raw += estimator._baseline_prediction
-    for (k, _), own in zip(trees, kept, strict=True):
-        raw[:, k] += own
-    return bool(np.array_equal(raw, estimator._raw_predict(frame)))

@@ -16,8 +16,9 @@ COLUMNS = ["class", "precision", "recall", "f1", "support"]
 def per_class_table(y_true: pd.Series, y_pred: Any, classes: Any) -> pd.DataFrame:
     """One row per class, in the model's class order (a class never predicted scores 0)."""
     labels = list(classes)
+    truth, predicted, asked = _as_codes(np.asarray(y_true), np.asarray(y_pred), labels)
     precision, recall, f1, support = skm.precision_recall_fscore_support(
-        np.asarray(y_true), np.asarray(y_pred), labels=labels, zero_division=0
+        truth, predicted, labels=asked, zero_division=0
     )
     table = pd.DataFrame(
         {
@@ -29,6 +30,17 @@ def per_class_table(y_true: pd.Series, y_pred: Any, classes: Any) -> pd.DataFram
         }
     )
     return table[COLUMNS]
+
+
+def _as_codes(truth: np.ndarray, predicted: np.ndarray, labels: list[Any]) -> tuple:
+    """Labels as their positions among ``labels`` when every one is found there: the same
+    counts, so the same scores, without scikit-learn sorting and comparing text labels
+    (0.44 s at 250,000 test rows). Otherwise the labels as they are."""
+    index = pd.Index(labels)
+    codes = index.get_indexer(truth), index.get_indexer(predicted)
+    if not index.is_unique or (codes[0] < 0).any() or (codes[1] < 0).any():
+        return truth, predicted, labels
+    return codes[0], codes[1], list(range(len(labels)))
 
 
 def as_metrics(table: pd.DataFrame) -> dict[str, dict[str, float | int]]:
