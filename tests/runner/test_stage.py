@@ -134,6 +134,24 @@ def test_params_are_injected_with_their_types_and_output_is_stable(mini):
     assert b"<script src=" not in report
     record = json.loads((mini / "logs/runs/step.json").read_text())
     assert record["stage"] == "step" and "start_time" in record["papermill"]
+    # the runner's steps, in the order they happen, as seconds since its process started
+    timeline = record["timeline"]
+    steps = [k for k in timeline if k != "process started (epoch)"]
+    assert steps == [
+        "interpreter ready",
+        "runner imported",
+        "stage loaded",
+        "kernel started",
+        "params checked",
+        "papermill imported",
+        "first cell sent",
+        "notebook executed",
+        "exporter ready",
+        "report exported",
+        "outputs written",
+    ]
+    seconds = [timeline[k] for k in steps]
+    assert seconds == sorted(seconds) and 0 < seconds[0] < seconds[-1] < 600, timeline
     lock = (mini / "dvc.lock").read_text()
     assert run(["dvc", "repro", "-f"], mini).returncode == 0
     assert (mini / "outputs/step.ipynb").read_bytes() == executed

@@ -36,6 +36,7 @@ class RunState:
     started: float = field(default_factory=time.monotonic)
     last_line: float = field(default_factory=time.monotonic)
     cell: tuple[int, str] | None = None
+    first_cell: float | None = None  # time.monotonic() when the first cell was sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cell_started(self, index: int, cell_id: str, cells: int | None = None) -> None:
@@ -43,6 +44,8 @@ class RunState:
         with self.lock:
             self.cell = (index, cell_id)
             self.cells = cells or self.cells
+            if self.first_cell is None:
+                self.first_cell = time.monotonic()
 
     def heard(self) -> None:
         with self.lock:
