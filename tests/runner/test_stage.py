@@ -168,6 +168,33 @@ def test_stage_output_has_no_kernel_log_lines(mini):
     assert "without encryption" not in output and "[IPKernelApp]" not in output, output
 
 
+def test_the_runner_kernel_runs_without_debugger_or_history_and_writes_nothing_home(
+    mini, tmp_path
+):
+    """The runner's kernel is ipykernel without debugpy and IPython's SQLite history (both
+    cost start-up time and neither serves a headless run); the notebook still sees a normal
+    kernel, and nothing is written in the user's home folder."""
+    probe = (
+        "import sys\n"
+        "print('debugpy', sys.modules.get('debugpy', 'absent'))\n"
+        "print('history', get_ipython().history_manager.enabled)\n"
+        "print('cwd on path', any(p in ('', '.') for p in sys.path[:1]))"
+    )
+    write_nb(mini, notebook(extra=probe))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = project_env(home)
+    for key in ("IPYTHONDIR", "MPLCONFIGDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR"):
+        env.pop(key, None)  # as in a fresh shell: the venv's folders come from the runner
+    proc = repro(mini, env=env)
+    assert proc.returncode == 0, proc.stderr
+    nb = json.loads((mini / "outputs/step.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c.get("id") == "boom")
+    text = "".join("".join(out.get("text", "")) for out in cell["outputs"])
+    assert text == "debugpy None\nhistory False\ncwd on path False\n", text
+    assert list(home.rglob("*")) == []
+
+
 FAILURES = {
     "cell error": ("1 / 0", "ZeroDivisionError"),
     "sys.exit": ("import sys\nsys.exit(0)", "SystemExit"),
