@@ -145,6 +145,7 @@ def test_params_are_injected_with_their_types_and_output_is_stable(mini):
         "params checked",
         "papermill imported",
         "first cell sent",
+        "first code cell done",
         "notebook executed",
         "exporter ready",
         "report exported",

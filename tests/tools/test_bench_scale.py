@@ -70,20 +70,21 @@ def test_stage_parts_split_the_runner_time_line():
     timeline = {
         "process started (epoch)": 1.7e9,
         "kernel started": 0.25,
-        "first cell sent": 2.0,
+        "first cell sent": 1.0,
+        "first code cell done": 2.0,
         "notebook executed": 5.5,
         "outputs written": 5.75,
     }
     assert bench_scale.stage_parts(timeline) == {
         "to kernel start": 0.25,
         "kernel ready + imports": 1.75,
-        "cells": 3.5,
+        "other cells": 3.5,
         "report + files": 0.25,
         "runner process": 5.75,
     }
     # a run record of a runner without a time line, or with a mark missing
     assert bench_scale.stage_parts({}) is None
     assert (
-        bench_scale.stage_parts({k: v for k, v in timeline.items() if k != "first cell sent"})
+        bench_scale.stage_parts({k: v for k, v in timeline.items() if k != "first code cell done"})
         is None
     )

@@ -138,6 +138,11 @@ def _manager_class(base: type, state: RunState | None) -> type:
                 state.cell_started(cell_index, str(cell.get("id", "")), len(self.nb.cells))
             super().cell_start(cell, cell_index, **kwargs)
 
+        def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            super().cell_complete(cell, cell_index, **kwargs)
+            if state is not None:
+                state.cell_done(cell.get("cell_type") == "code")
+
         def notebook_complete(self, **kwargs: Any) -> None:
             self.finished = True
             super().notebook_complete(**kwargs)

@@ -216,8 +216,12 @@ def _execute(run: StageRun, kernel: Any) -> tuple[Any, str | None, threading.Thr
         problem = f"the kernel could not run the notebook: {exc}"
     finally:
         heartbeat.stop()
-        if state.first_cell is not None:
-            run.timeline.marks["first cell sent"] = run.timeline.at(state.first_cell)
+        for name, moment in (
+            ("first cell sent", state.first_cell),  # the kernel answered: ready
+            ("first code cell done", state.first_code_done),  # after the warm-up imports
+        ):
+            if moment is not None:
+                run.timeline.marks[name] = run.timeline.at(moment)
         run.timeline.mark("notebook executed")
         # stopping takes ~0.1 s; let it happen while the report is written
         stopper = threading.Thread(target=stop_kernel, args=(kernel,), daemon=True)
