@@ -169,17 +169,18 @@ def test_stage_output_has_no_kernel_log_lines(mini):
     assert "without encryption" not in output and "[IPKernelApp]" not in output, output
 
 
-def test_the_runner_kernel_runs_without_debugger_or_history_and_writes_nothing_home(
-    mini, tmp_path
-):
+def test_the_runner_kernel_runs_without_debugger_or_history_and_writes_nothing_home(mini, tmp_path):
     """The runner's kernel is ipykernel without debugpy and IPython's SQLite history (both
     cost start-up time and neither serves a headless run); the notebook still sees a normal
-    kernel, and nothing is written in the user's home folder."""
+    kernel (the working folder not on sys.path, as ipykernel_launcher leaves it; the garbage
+    collector on), and nothing is written in the user's home folder."""
     probe = (
-        "import sys\n"
+        "import os, sys\n"
         "print('debugpy', sys.modules.get('debugpy', 'absent'))\n"
         "print('history', get_ipython().history_manager.enabled)\n"
-        "print('cwd on path', any(p in ('', '.') for p in sys.path[:1]))"
+        "print('cwd on path', '' in sys.path or os.getcwd() in sys.path)\n"
+        "import gc\n"
+        "print('gc', gc.isenabled())"  # paused only while the warm-up imported
     )
     write_nb(mini, notebook(extra=probe))
     home = tmp_path / "home"
@@ -192,7 +193,7 @@ def test_the_runner_kernel_runs_without_debugger_or_history_and_writes_nothing_h
     nb = json.loads((mini / "outputs/step.ipynb").read_text())
     cell = next(c for c in nb["cells"] if c.get("id") == "boom")
     text = "".join("".join(out.get("text", "")) for out in cell["outputs"])
-    assert text == "debugpy None\nhistory False\ncwd on path False\n", text
+    assert text == "debugpy None\nhistory False\ncwd on path False\ngc True\n", text
     assert list(home.rglob("*")) == []
 
 
