@@ -20,14 +20,14 @@ from nbml.runner.progress import RunState
 ENGINE_NAME = "nbml"
 
 # The registered kernel (``python -m nbml.runner.jupyter install``) serves JupyterLab
-# and nbval too. The runner starts the same ipykernel with three things a headless
+# and nbval too. The runner starts the same ipykernel with two things a headless
 # run never uses left out (docs/performance.md, "Fixed cost per stage"):
-# - the debugger: ipykernel imports debugpy at start (~0.1 s, 10 MB), and the kernel
-#   spec turns frozen standard-library modules off for it (``-Xfrozen_modules=off``);
+# - the debugger: ipykernel imports debugpy at start (~0.06 CPU s, 10 MB), and the
+#   kernel spec turns frozen standard-library modules off for it (-Xfrozen_modules=off);
 # - IPython's SQLite history: a write per cell and a saving thread, into a database
 #   that every stage (and every queued experiment) shares.
-# ipykernel_launcher's own code (the working folder leaves sys.path while ipykernel
-# loads; IPython puts it back), with debugpy's import made to fail.
+# ipykernel_launcher's own code (the working folder leaves sys.path first), with
+# debugpy's import made to fail.
 _LAUNCH_WITHOUT_DEBUGGER = """\
 import os, sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
@@ -57,10 +57,10 @@ def runner_argv(argv: list[str]) -> list[str]:
 def kernel_specs(environ: Mapping[str, str]) -> Any:
     """jupyter_client's kernel spec finder, told its folders instead of finding them.
 
-    Its default search imports IPython (~0.1 s, before the kernel can start) only to
-    add ``IPYTHONDIR/kernels`` to Jupyter's kernel folders; the runner has set
-    IPYTHONDIR (``jupyter.use_private_dirs``), so the same list is made here.
-    None (jupyter_client's own search) when IPYTHONDIR is not set.
+    Its default search imports IPython (0.025 s here, more under load, before the
+    kernel can start) only to add ``IPYTHONDIR/kernels`` to Jupyter's kernel folders;
+    the runner has set IPYTHONDIR (``jupyter.use_private_dirs``), so the same list is
+    made here. None (jupyter_client's own search) when IPYTHONDIR is not set.
     """
     ipython_dir = environ.get("IPYTHONDIR")
     if not ipython_dir:
