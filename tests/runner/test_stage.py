@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -178,7 +179,7 @@ def test_the_runner_kernel_runs_without_debugger_or_history_and_writes_nothing_h
         "import os, sys\n"
         "print('debugpy', sys.modules.get('debugpy', 'absent'))\n"
         "print('history', get_ipython().history_manager.enabled)\n"
-        "print('cwd on path', '' in sys.path or os.getcwd() in sys.path)\n"
+        f"print('cwd on path', {CWD_ON_PATH})\n"
         "import gc\n"
         "print('gc', gc.isenabled())"  # paused only while the warm-up imported
     )
@@ -193,8 +194,38 @@ def test_the_runner_kernel_runs_without_debugger_or_history_and_writes_nothing_h
     nb = json.loads((mini / "outputs/step.ipynb").read_text())
     cell = next(c for c in nb["cells"] if c.get("id") == "boom")
     text = "".join("".join(out.get("text", "")) for out in cell["outputs"])
-    assert text == "debugpy None\nhistory False\ncwd on path False\ngc True\n", text
+    standard = standard_kernel_says(f"print({CWD_ON_PATH})", mini / "notebooks")
+    assert text == f"debugpy None\nhistory False\ncwd on path {standard}gc True\n", text
     assert list(home.rglob("*")) == []
+
+
+# where the working folder is on sys.path ('' or its absolute path), by position
+CWD_ON_PATH = "[i for i, p in enumerate(sys.path) if p in ('', os.getcwd())]"
+
+
+def standard_kernel_says(code: str, cwd: Path) -> str:
+    """What ``code`` prints in the project kernel as jupyter_client starts it from its spec."""
+    from jupyter_client.manager import KernelManager
+
+    from nbml.runner.jupyter import private_dirs
+
+    manager = KernelManager(kernel_name="nbml")
+    manager.start_kernel(cwd=str(cwd), env={**os.environ, **private_dirs()})
+    client = manager.client()
+    out: list[str] = []
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=120)
+        reply = client.execute_interactive(
+            f"import os, sys\n{code}",
+            timeout=120,
+            output_hook=lambda m: out.append(m["content"].get("text", "")),
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return "".join(out)
 
 
 FAILURES = {
