@@ -88,3 +88,25 @@ def test_stage_parts_split_the_runner_time_line():
         bench_scale.stage_parts({k: v for k, v in timeline.items() if k != "first code cell done"})
         is None
     )
+
+
+def test_fixed_costs_table_sums_the_parts_and_leaves_the_rest_to_dvc(capsys):
+    timeline = {
+        "kernel started": 0.25,
+        "first cell sent": 1.0,
+        "first code cell done": 2.0,
+        "notebook executed": 5.5,
+        "outputs written": 5.75,
+    }
+    pipe = bench_scale.Measured(seconds=40.0, peak_mb=1.0)
+    pipe.timelines = {stage: dict(timeline) for stage in bench_scale.STAGES}
+    bench_scale.print_fixed_costs([{"rows": 100_000, "pipe": pipe}])
+    out = capsys.readouterr().out
+    lines = {line.split("  ")[0]: line.split() for line in out.splitlines() if line}
+    assert lines["kernel ready + imports"][-1] == "10.50"  # 6 stages x 1.75 s
+    assert lines["runner process"][-1] == "34.50"
+    assert "dvc's own work (the rest of dvc repro's 40.0 s): 5.5 s" in out
+    # a run without time lines (a runner from before them) prints no table
+    pipe.timelines = {}
+    bench_scale.print_fixed_costs([{"rows": 100_000, "pipe": pipe}])
+    assert capsys.readouterr().out == ""
