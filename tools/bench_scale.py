@@ -138,6 +138,7 @@ class Measured:
     stdout: str = ""
     cpu: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+    timelines: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -221,6 +222,7 @@ def run_pipeline(root: Path, data: Path, tmp: Path) -> tuple[Measured, dict[str,
     for stage in STAGES:
         record = json.loads((repo / "logs" / "runs" / f"{stage}.json").read_text())
         result.stages[stage] = float(record["seconds"])
+        result.timelines[stage] = record.get("timeline") or {}
     metrics = json.loads((repo / "outputs" / "metrics.json").read_text())
     return result, output_sizes(repo), f"{metrics['accuracy']:.6f}"
 
@@ -276,6 +278,43 @@ def print_table(results: list[dict[str, object]]) -> None:
         print(f"{r['rows']:>10,}  {sizes}")
 
 
+# Where a stage's seconds go, from the runner's time line (nbml.runner.timeline):
+# each part runs from the first mark to the second, in seconds since the runner started.
+PARTS = (
+    ("to kernel start", None, "kernel started"),
+    # the notebook's first code cell waits for the kernel's warm-up imports to finish
+    ("kernel ready + imports", "kernel started", "first code cell done"),
+    ("other cells", "first code cell done", "notebook executed"),
+    ("report + files", "notebook executed", "outputs written"),
+    ("runner process", None, "outputs written"),
+)
+
+
+def stage_parts(timeline: dict[str, float]) -> dict[str, float] | None:
+    """Seconds of each part of PARTS in one stage's time line (None: not recorded)."""
+    if any(end not in timeline or (start and start not in timeline) for _, start, end in PARTS):
+        return None
+    return {name: timeline[end] - (timeline[start] if start else 0.0) for name, start, end in PARTS}
+
+
+def print_fixed_costs(results: list[dict[str, object]]) -> None:
+    """Per stage, the parts of the runner's process; dvc's own work is what is left."""
+    for r in results:
+        pipe = r["pipe"]
+        parts = {stage: stage_parts(pipe.timelines.get(stage, {})) for stage in STAGES}
+        if any(p is None for p in parts.values()):
+            continue  # runs of a runner without a time line
+        print(f"\n{r['rows']:,} rows: where each stage's seconds go (runner's time line)")
+        print(f"{'':<24}" + "".join(f"{s:>10}" for s in STAGES) + f"{'sum':>10}")
+        for name, _, _ in PARTS:
+            values = [parts[s][name] for s in STAGES]
+            cells = "".join(f"{v:>10.2f}" for v in values)
+            print(f"{name:<24}{cells}{sum(values):>10.2f}")
+        runners = sum(parts[s]["runner process"] for s in STAGES)
+        print(f"dvc's own work (the rest of dvc repro's {pipe.seconds:.1f} s): ", end="")
+        print(f"{pipe.seconds - runners:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.bench_scale", description=__doc__.split("\n")[0]
@@ -297,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache) if args.cache else default_cache(root)
     results = [bench_one(root, rows, cache) for rows in parse_rows(args.rows)]
     print_table(results)
+    print_fixed_costs(results)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,25 @@ def test_params_are_injected_with_their_types_and_output_is_stable(mini):
     assert b"<script src=" not in report
     record = json.loads((mini / "logs/runs/step.json").read_text())
     assert record["stage"] == "step" and "start_time" in record["papermill"]
+    # the runner's steps, in the order they happen, as seconds since its process started
+    timeline = record["timeline"]
+    steps = [k for k in timeline if k != "process started (epoch)"]
+    assert steps == [
+        "interpreter ready",
+        "runner imported",
+        "stage loaded",
+        "kernel started",
+        "params checked",
+        "papermill imported",
+        "first cell sent",
+        "first code cell done",
+        "notebook executed",
+        "exporter ready",
+        "report exported",
+        "outputs written",
+    ]
+    seconds = [timeline[k] for k in steps]
+    assert seconds == sorted(seconds) and 0 < seconds[0] < seconds[-1] < 600, timeline
     lock = (mini / "dvc.lock").read_text()
     assert run(["dvc", "repro", "-f"], mini).returncode == 0
     assert (mini / "outputs/step.ipynb").read_bytes() == executed
@@ -148,6 +168,64 @@ def test_stage_output_has_no_kernel_log_lines(mini):
     assert proc.returncode == 0, proc.stderr
     output = proc.stdout + proc.stderr
     assert "without encryption" not in output and "[IPKernelApp]" not in output, output
+
+
+def test_the_runner_kernel_runs_without_debugger_or_history_and_writes_nothing_home(mini, tmp_path):
+    """The runner's kernel is ipykernel without debugpy and IPython's SQLite history (both
+    cost start-up time and neither serves a headless run); the notebook still sees a normal
+    kernel (the working folder not on sys.path, as ipykernel_launcher leaves it; the garbage
+    collector on), and nothing is written in the user's home folder."""
+    probe = (
+        "import os, sys\n"
+        "print('debugpy', sys.modules.get('debugpy', 'absent'))\n"
+        "print('history', get_ipython().history_manager.enabled)\n"
+        f"print('cwd on path', {CWD_ON_PATH})\n"
+        "import gc\n"
+        "print('gc', gc.isenabled())"  # paused only while the warm-up imported
+    )
+    write_nb(mini, notebook(extra=probe))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = project_env(home)
+    for key in ("IPYTHONDIR", "MPLCONFIGDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR"):
+        env.pop(key, None)  # as in a fresh shell: the venv's folders come from the runner
+    proc = repro(mini, env=env)
+    assert proc.returncode == 0, proc.stderr
+    nb = json.loads((mini / "outputs/step.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c.get("id") == "boom")
+    text = "".join("".join(out.get("text", "")) for out in cell["outputs"])
+    standard = standard_kernel_says(f"print({CWD_ON_PATH})", mini / "notebooks")
+    assert text == f"debugpy None\nhistory False\ncwd on path {standard}gc True\n", text
+    assert list(home.rglob("*")) == []
+
+
+# where the working folder is on sys.path ('' or its absolute path), by position
+CWD_ON_PATH = "[i for i, p in enumerate(sys.path) if p in ('', os.getcwd())]"
+
+
+def standard_kernel_says(code: str, cwd: Path) -> str:
+    """What ``code`` prints in the project kernel as jupyter_client starts it from its spec."""
+    from jupyter_client.manager import KernelManager
+
+    from nbml.runner.jupyter import private_dirs
+
+    manager = KernelManager(kernel_name="nbml")
+    manager.start_kernel(cwd=str(cwd), env={**os.environ, **private_dirs()})
+    client = manager.client()
+    out: list[str] = []
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=120)
+        reply = client.execute_interactive(
+            f"import os, sys\n{code}",
+            timeout=120,
+            output_hook=lambda m: out.append(m["content"].get("text", "")),
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return "".join(out)
 
 
 FAILURES = {

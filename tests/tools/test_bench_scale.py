@@ -64,3 +64,49 @@ def test_the_plain_script_runs_in_the_users_environment_untouched(tmp_path, monk
     bench_scale.run_plain(tmp_path / "table.csv", tmp_path)
     assert seen["extra"] is None
     assert (tmp_path / "plain.py").read_text() == bench_scale.PLAIN_SCRIPT
+
+
+def test_stage_parts_split_the_runner_time_line():
+    timeline = {
+        "process started (epoch)": 1.7e9,
+        "kernel started": 0.25,
+        "first cell sent": 1.0,
+        "first code cell done": 2.0,
+        "notebook executed": 5.5,
+        "outputs written": 5.75,
+    }
+    assert bench_scale.stage_parts(timeline) == {
+        "to kernel start": 0.25,
+        "kernel ready + imports": 1.75,
+        "other cells": 3.5,
+        "report + files": 0.25,
+        "runner process": 5.75,
+    }
+    # a run record of a runner without a time line, or with a mark missing
+    assert bench_scale.stage_parts({}) is None
+    assert (
+        bench_scale.stage_parts({k: v for k, v in timeline.items() if k != "first code cell done"})
+        is None
+    )
+
+
+def test_fixed_costs_table_sums_the_parts_and_leaves_the_rest_to_dvc(capsys):
+    timeline = {
+        "kernel started": 0.25,
+        "first cell sent": 1.0,
+        "first code cell done": 2.0,
+        "notebook executed": 5.5,
+        "outputs written": 5.75,
+    }
+    pipe = bench_scale.Measured(seconds=40.0, peak_mb=1.0)
+    pipe.timelines = {stage: dict(timeline) for stage in bench_scale.STAGES}
+    bench_scale.print_fixed_costs([{"rows": 100_000, "pipe": pipe}])
+    out = capsys.readouterr().out
+    lines = {line.split("  ")[0]: line.split() for line in out.splitlines() if line}
+    assert lines["kernel ready + imports"][-1] == "10.50"  # 6 stages x 1.75 s
+    assert lines["runner process"][-1] == "34.50"
+    assert "dvc's own work (the rest of dvc repro's 40.0 s): 5.5 s" in out
+    # a run without time lines (a runner from before them) prints no table
+    pipe.timelines = {}
+    bench_scale.print_fixed_costs([{"rows": 100_000, "pipe": pipe}])
+    assert capsys.readouterr().out == ""

@@ -7,6 +7,7 @@
 - :mod:`~nbml.runner.notebook`: notebook files (the parameters cell,
   stripping, stable executed output, the Jupyter save hook);
 - :mod:`~nbml.runner.checks`: every parameter checked before any notebook runs;
+- :mod:`~nbml.runner.timeline`: when each step of a run happened (the run record);
 - :mod:`~nbml.runner.jupyter`: the kernel, JupyterLab and their settings,
   all inside the virtual environment.
 

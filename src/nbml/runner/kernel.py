@@ -9,6 +9,8 @@ in, and they cost about a second the runner spends while the kernel boots.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,59 @@ from nbml.runner import notebook as nbfile
 from nbml.runner.progress import RunState
 
 ENGINE_NAME = "nbml"
+
+# The registered kernel (``python -m nbml.runner.jupyter install``) serves JupyterLab
+# and nbval too. The runner starts the same ipykernel with two things a headless
+# run never uses left out (docs/performance.md, "Fixed cost per stage"):
+# - the debugger: ipykernel imports debugpy at start (~0.06 CPU s, 10 MB), and the
+#   kernel spec turns frozen standard-library modules off for it (-Xfrozen_modules=off);
+# - IPython's SQLite history: a write per cell and a saving thread, into a database
+#   that every stage (and every queued experiment) shares.
+# ipykernel_launcher's own code (the working folder leaves sys.path first), with
+# debugpy's import made to fail.
+_LAUNCH_WITHOUT_DEBUGGER = """\
+import os, sys
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+sys.modules["debugpy"] = None
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+RUNNER_KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False"]
+
+
+def runner_argv(argv: list[str]) -> list[str]:
+    """The kernel spec's command as the runner starts it: ipykernel without the debugger.
+
+    A command that does not run ``-m ipykernel_launcher`` (another kernel) is kept.
+    """
+    try:
+        at = argv.index("ipykernel_launcher")
+    except ValueError:
+        return argv
+    if at < 1 or argv[at - 1] != "-m":
+        return argv
+    python = [arg for arg in argv[: at - 1] if arg != "-Xfrozen_modules=off"]
+    return [*python, "-c", _LAUNCH_WITHOUT_DEBUGGER, *argv[at + 1 :]]
+
+
+def kernel_specs(environ: Mapping[str, str]) -> Any:
+    """jupyter_client's kernel spec finder, told its folders instead of finding them.
+
+    Its default search imports IPython (0.025 s here, more under load, before the
+    kernel can start) only to add ``IPYTHONDIR/kernels`` to Jupyter's kernel folders;
+    the runner has set IPYTHONDIR (``jupyter.use_private_dirs``), so the same list is
+    made here. None (jupyter_client's own search) when IPYTHONDIR is not set.
+    """
+    ipython_dir = environ.get("IPYTHONDIR")
+    if not ipython_dir:
+        return None
+    # lazy: see start_kernel
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_core.paths import jupyter_path
+
+    ipython_kernels = os.path.join(os.path.normpath(os.path.expanduser(ipython_dir)), "kernels")
+    return KernelSpecManager(kernel_dirs=[*jupyter_path("kernels"), ipython_kernels])
 
 
 def start_kernel(nb: dict[str, Any], cwd: Path) -> Any:
@@ -34,8 +89,14 @@ def start_kernel(nb: dict[str, Any], cwd: Path) -> Any:
     from jupyter_core.utils import run_sync
 
     name = nb.get("metadata", {}).get("kernelspec", {}).get("name", "python3")
-    manager = AsyncKernelManager(kernel_name=name)
-    run_sync(manager.start_kernel)(cwd=str(cwd))
+    specs = kernel_specs(os.environ)
+    found = {"kernel_spec_manager": specs} if specs is not None else {}
+    manager = AsyncKernelManager(kernel_name=name, **found)
+    spec = manager.kernel_spec
+    lean = runner_argv(spec.argv)
+    extra = RUNNER_KERNEL_ARGUMENTS if lean != spec.argv else []  # options of ipykernel's
+    spec.argv = lean
+    run_sync(manager.start_kernel)(cwd=str(cwd), extra_arguments=extra)
     imports = nbfile.import_statements(nb)
     if imports:
         manager.warm_up_client = _warm_up(manager, imports)
@@ -51,7 +112,12 @@ def _warm_up(manager: Any, imports: list[str]) -> Any:
     client.load_connection_info(manager.get_connection_info())
     client.start_channels()
     body = "".join(f"    {line}\n" for line in imports)
-    code = f"try:\n{body}except Exception:\n    pass\n"
+    # The cyclic garbage collector finds nothing to free among freshly imported
+    # modules; paused meanwhile, the imports take ~5% less CPU.
+    code = (
+        f"__import__('gc').disable()\ntry:\n{body}except Exception:\n    pass\n"
+        "finally:\n    __import__('gc').enable()\n"
+    )
     client.execute(code, silent=True, store_history=False)
     # Closing this client now could drop the request before the kernel
     # listens (under load); it stays open until the kernel is stopped.
@@ -94,6 +160,11 @@ def _manager_class(base: type, state: RunState | None) -> type:
             if state is not None and cell_index is not None:
                 state.cell_started(cell_index, str(cell.get("id", "")), len(self.nb.cells))
             super().cell_start(cell, cell_index, **kwargs)
+
+        def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            super().cell_complete(cell, cell_index, **kwargs)
+            if state is not None:
+                state.cell_done(cell.get("cell_type") == "code")
 
         def notebook_complete(self, **kwargs: Any) -> None:
             self.finished = True

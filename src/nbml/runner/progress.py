@@ -36,6 +36,8 @@ class RunState:
     started: float = field(default_factory=time.monotonic)
     last_line: float = field(default_factory=time.monotonic)
     cell: tuple[int, str] | None = None
+    first_cell: float | None = None  # time.monotonic() when the first cell was sent
+    first_code_done: float | None = None  # ... and when the first code cell finished
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cell_started(self, index: int, cell_id: str, cells: int | None = None) -> None:
@@ -43,6 +45,14 @@ class RunState:
         with self.lock:
             self.cell = (index, cell_id)
             self.cells = cells or self.cells
+            if self.first_cell is None:
+                self.first_cell = time.monotonic()
+
+    def cell_done(self, code: bool) -> None:
+        """A cell finished; the first code cell waits for the kernel's warm-up imports."""
+        with self.lock:
+            if code and self.first_code_done is None:
+                self.first_code_done = time.monotonic()
 
     def heard(self) -> None:
         with self.lock:

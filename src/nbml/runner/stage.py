@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from nbml.runner.threads import (
     usable_cores,
     wait_policy,
 )
+from nbml.runner.timeline import Timeline
 
 DEFAULT_TIMEOUT = 1800
 LOG_DIR = "logs"
@@ -65,6 +66,7 @@ class StageRun:
     timeout: float
     exporter: threading.Thread | None = None  # compiles the report templates meanwhile
     openmp_wait: str = ""  # how idle OpenMP threads wait, and why (threads.wait_policy)
+    timeline: Timeline = field(default_factory=Timeline)  # when each step happened
 
     @property
     def source(self) -> Path:
@@ -109,14 +111,18 @@ def run_stage(
     root: Path | None = None,
     timeout: float | None = None,
     started: CpuSample | None = None,
+    timeline: Timeline | None = None,
 ) -> StageNotebook:
     """Execute one stage's notebook; raise StageError with a precise message on failure.
 
     ``started``: the CPU use when the runner started (its window on the other work
     decides how OpenMP threads wait); by default, when this function is called.
+    ``timeline``: where the run's steps are marked (kept in the run record).
     """
     started = started or cpu_sample()
     run = load_stage(stage, root, timeout)
+    run.timeline = timeline or run.timeline
+    run.timeline.mark("stage loaded")
     _clear_failed(run)
     run.openmp_wait = _set_run_environment(run.proj, started)
     started = time.time()
@@ -165,6 +171,7 @@ def _set_run_environment(proj: Project, started: CpuSample) -> str:
 def _start_checked_kernel(run: StageRun) -> Any:
     """Start the kernel, then check every param while it boots (stopping it if they fail)."""
     kernel = start_kernel(run.nb, run.source.parent)
+    run.timeline.mark("kernel started")
     try:
         # Every param of every stage, so even the first stage refuses a bad
         # train param. This imports scikit-learn (~1 s when the params
@@ -175,6 +182,7 @@ def _start_checked_kernel(run: StageRun) -> Any:
     except BaseException:
         stop_kernel(kernel)
         raise
+    run.timeline.mark("params checked")
     return kernel
 
 
@@ -188,6 +196,7 @@ def _execute(run: StageRun, kernel: Any) -> tuple[Any, str | None, threading.Thr
     # Only after papermill's imports: importing the same packages from two
     # threads at once can fail on their circular imports.
     run.exporter = _preload_exporter()
+    run.timeline.mark("papermill imported")
     problem: str | None = None
     executed: Any = None
     state = RunState(run.stage, len(run.nb.get("cells", [])))
@@ -207,6 +216,13 @@ def _execute(run: StageRun, kernel: Any) -> tuple[Any, str | None, threading.Thr
         problem = f"the kernel could not run the notebook: {exc}"
     finally:
         heartbeat.stop()
+        for name, moment in (
+            ("first cell sent", state.first_cell),  # the kernel answered: ready
+            ("first code cell done", state.first_code_done),  # after the warm-up imports
+        ):
+            if moment is not None:
+                run.timeline.marks[name] = run.timeline.at(moment)
+        run.timeline.mark("notebook executed")
         # stopping takes ~0.1 s; let it happen while the report is written
         stopper = threading.Thread(target=stop_kernel, args=(kernel,), daemon=True)
         stopper.start()
@@ -275,10 +291,13 @@ def _write_outputs(run: StageRun, executed: Any, elapsed: float) -> None:
     text = nbfile.dumps(result)
     if run.exporter is not None:
         run.exporter.join()
+    run.timeline.mark("exporter ready")
     html = export_html(result, title=f"{run.stage} report")
+    run.timeline.mark("report exported")
     nbfile.write_atomic(run.root / run.files.executed, text)
     nbfile.write_atomic(run.root / run.files.report, html)
     run.debug.unlink(missing_ok=True)
+    run.timeline.mark("outputs written")
     _write_run_record(run, record, elapsed)
 
 
@@ -409,12 +428,17 @@ def _write_run_record(run: StageRun, record: dict[str, Any], elapsed: float) -> 
         execution_timeout=run.timeout,
         openmp_wait=run.openmp_wait,
         python=sys.version.split()[0],
+        timeline=run.timeline.marks,
     )
     path = run.root / LOG_DIR / "runs" / f"{run.stage}.json"
     nbfile.write_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
 
 
-def main(argv: list[str] | None = None, started: CpuSample | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    started: CpuSample | None = None,
+    timeline: Timeline | None = None,
+) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m nbml.runner", description="Run one dvc.yaml stage's notebook."
     )
@@ -423,7 +447,7 @@ def main(argv: list[str] | None = None, started: CpuSample | None = None) -> int
     args = parser.parse_args(argv)
     fast_imports()  # this process only runs the stage: see the docstring
     try:
-        run_stage(args.stage, timeout=args.timeout, started=started)
+        run_stage(args.stage, timeout=args.timeout, started=started, timeline=timeline)
     except NbmlError as exc:
         say(f"error: {exc}")
         return 1
