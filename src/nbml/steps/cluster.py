@@ -111,10 +111,7 @@ def _read_source(path: Path, csv: Any = None) -> dd.DataFrame:
     frame = dd.read_csv(
         path,
         blocksize=blocks,
-        sep=dialect.delimiter,
-        encoding=dialect.encoding,
-        decimal=dialect.decimal,
-        skipinitialspace=True,
+        **dialect.read_options(),
         dtype=dtypes,
     )
     frame.columns = [c.strip() if isinstance(c, str) else c for c in frame.columns]

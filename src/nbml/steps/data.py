@@ -111,6 +111,16 @@ class CsvDialect:
         shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
         return f"delimiter {shown}, encoding {self.encoding}, decimal {self.decimal!r}"
 
+    def read_options(self) -> dict[str, Any]:
+        """read_csv's keywords for this dialect (pandas' and dask's, which takes the same)."""
+        return {
+            "sep": self.delimiter,
+            "encoding": self.encoding,
+            "decimal": self.decimal,
+            # "a; b" is a common way to write "a;b": the spaces are not data
+            "skipinitialspace": True,
+        }
+
 
 def is_file_source(source: str) -> bool:
     """True when data.source names a file rather than a bundled dataset."""
@@ -509,15 +519,7 @@ def _read_table(
     """pandas.read_csv in a dialect, in bounded pieces; a decoding error is left to the caller."""
     path_name = name or path
     try:
-        with pd.read_csv(
-            path,
-            sep=dialect.delimiter,
-            encoding=dialect.encoding,
-            decimal=dialect.decimal,
-            # "a; b" is a common way to write "a;b": the spaces are not data
-            skipinitialspace=True,
-            iterator=True,
-        ) as reader:
+        with pd.read_csv(path, **dialect.read_options(), iterator=True) as reader:
             return _read_pieces(reader, path_name)
     except pd.errors.EmptyDataError:
         raise DataError(
@@ -690,13 +692,7 @@ def csv_estimate(path: Path, dialect: CsvDialect, sample: float | int | None) ->
     size = path.stat().st_size
     head = _head_bytes(path)
     try:
-        part = pd.read_csv(
-            io.BytesIO(head),
-            sep=dialect.delimiter,
-            encoding=dialect.encoding,
-            decimal=dialect.decimal,
-            skipinitialspace=True,
-        )
+        part = pd.read_csv(io.BytesIO(head), **dialect.read_options())
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
         return MemoryEstimate(0, 0, 0, 0)  # read_csv names what is wrong with the file
     if part.empty:
@@ -1175,12 +1171,7 @@ def read_target(
             return plain_dtypes(pd.read_parquet(path, columns=[target]))[target]
         dialect = sniff_csv(path, csv)
         column = pd.read_csv(
-            path,
-            sep=dialect.delimiter,
-            encoding=dialect.encoding,
-            decimal=dialect.decimal,
-            skipinitialspace=True,
-            usecols=lambda name: str(name).strip() == target,
+            path, **dialect.read_options(), usecols=lambda name: str(name).strip() == target
         )
     except (DataError, KeyError, ValueError, OSError, ImportError, pd.errors.ParserError):
         # ValueError: pyarrow's and pandas' errors for a missing column; ImportError:
