@@ -50,8 +50,9 @@ def test_numpy_rows_give_exactly_the_pipelines_answers(service, rows):
     ref_labels, ref_proba = predictor.reference(rows)
     assert labels == ref_labels and np.array_equal(proba, ref_proba)
     assert any(None in row for row in rows) and len(rows) > 100
-    # small batches walk the trees with numpy: still exactly the same
-    assert predictor.forest is not None
+    # small batches walk the trees with numpy: still exactly the same, splits on the
+    # category codes (island, sex) included
+    assert predictor.forest is not None and predictor.forest.categorical.any()
     for size in (1, 8, FOREST_MAX_ROWS):
         parts = [predictor.predict(rows[i : i + size]) for i in range(0, len(rows), size)]
         assert [label for part in parts for label in part[0]] == ref_labels
@@ -165,3 +166,32 @@ def test_tree_walk_of_a_regressor_with_gaps_equals_scikit_learn():
     forest = compile_forest(est)
     assert forest is not None and forest.n_trees == 1
     assert_same_in_batches(forest.predict, est.predict, matrix)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_tree_walk_of_splits_on_category_codes_equals_scikit_learn(task):
+    """Codes seen in training go by the split's left set; a negative, unseen, non-integer
+    or missing code goes where the split sends missing values, as in scikit-learn."""
+    rng = np.random.default_rng(3)
+    n = 600
+    matrix = np.column_stack([rng.normal(size=n), rng.integers(0, 6, n), rng.normal(size=n)])
+    score = matrix[:, 0] + np.where(np.isin(matrix[:, 1], [1, 4]), 2.0, -1.0)
+    y = score if task == "regression" else np.digitize(score, [-0.5, 1.0])
+    est = model.make_estimator(
+        "auto", {"max_iter": 20, "random_state": 0, "categorical_features": [1]}, task=task
+    )
+    est.fit(matrix, y)
+    forest = compile_forest(est)
+    assert forest is not None and forest.categorical.any()
+    scored = matrix.copy()
+    odd = rng.random(n)
+    scored[odd < 0.05, 1] = np.nan
+    scored[(odd >= 0.05) & (odd < 0.1), 1] = -1.0
+    scored[(odd >= 0.1) & (odd < 0.15), 1] = 9.0  # never seen
+    scored[(odd >= 0.15) & (odd < 0.2), 1] = 4.7  # scikit-learn reads it as 4
+    walk, sklearn = (
+        (forest.predict, est.predict)
+        if task == "regression"
+        else (forest.predict_proba, est.predict_proba)
+    )
+    assert_same_in_batches(walk, sklearn, scored)

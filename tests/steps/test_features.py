@@ -86,3 +86,19 @@ def test_fit_sample_pools_a_level_that_every_row_would_pool():
     encoder = fitted.named_transformers_["pooled"].named_steps["onehot"]
     assert "rare" in set(encoder.infrequent_categories_[0])
     assert {"north", "south", "east"} <= set(encoder.categories_[0]) - {"rare"}
+
+
+def test_category_codes_give_one_column_per_category_and_nan_for_unseen(frame):
+    types = features.infer_feature_types(frame, "label")
+    pre = features.build_preprocessor(types, category_codes=True)
+    out = pre.fit_transform(frame.drop(columns="label"))
+    assert list(out.columns) == ["num__size", "codes__colour"]
+    assert set(out["codes__colour"]) == {0.0, 1.0}  # blue, red; missing imputed
+    unseen = frame.drop(columns="label").head(3).assign(colour="green")
+    assert pre.transform(unseen)["codes__colour"].isna().all()
+    table = features.becomes(types, pre).set_index("column")
+    assert table.loc["colour", "becomes"] == "category codes (2 values)"
+    assert table.loc["colour", "outputs"] == 1
+    # many values keep the bounded one-hot: codes only up to max_categories
+    few = features.build_preprocessor(types, category_codes=True, max_categories=1)
+    assert "codes" not in dict((n, c) for n, _, c in few.transformers)

@@ -34,26 +34,45 @@ def _unseen(X, seed=1):
     return out
 
 
-@pytest.mark.parametrize("kind", ["classifier", "regressor"])
-def test_raw_predictions_from_bins_are_scikit_learns(kind):
+def _codes(X, seed=2):
+    """``few`` as category codes, as featurize gives them: 0..3, missing where unseen."""
+    out = X.copy()
+    out.loc[np.random.default_rng(seed).random(len(out)) < 0.05, "few"] = 7.0  # unseen code
+    return out
+
+
+@pytest.mark.parametrize(
+    "kind, categories",
+    [("classifier", None), ("regressor", None), ("classifier", [2]), ("regressor", [2])],
+)
+def test_raw_predictions_from_bins_are_scikit_learns(kind, categories):
+    """Bit for bit, also with splits on a category (``few`` as codes, unseen codes too)."""
     X, score = _data()
+    settings = {"max_iter": 40, "random_state": 0, "categorical_features": categories}
     if kind == "classifier":
         y = np.digitize(score, [0.5, 1.5])
-        model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
+        model = HistGradientBoostingClassifier(**settings).fit(X, y)
     else:
-        model = HistGradientBoostingRegressor(max_iter=40, random_state=0).fit(X, score)
-    test = _unseen(X)
+        model = HistGradientBoostingRegressor(**settings).fit(X, score)
+    if categories:
+        assert any(p.nodes["is_categorical"].any() for it in model._predictors for p in it)
+    test = _unseen(_codes(X) if categories else X)
     rows = hgb.binned(model, model._preprocess_X(test, reset=False))
     assert rows.dtype == np.uint8
     assert np.array_equal(hgb.raw_predict(model, rows, 2), model._raw_predict(test))
 
 
-def test_replay_of_permuted_copies_is_scikit_learns_with_fewer_rows_walked(monkeypatch):
+@pytest.mark.parametrize("categories", [None, [2]])
+def test_replay_of_permuted_copies_is_scikit_learns_with_fewer_rows_walked(
+    monkeypatch, categories
+):
     X, score = _data(n=2_000)
-    model = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, random_state=0)
+    model = HistGradientBoostingClassifier(
+        max_iter=30, max_leaf_nodes=15, random_state=0, categorical_features=categories
+    )
     model.fit(X, np.digitize(score, [0.5, 1.5]))
-    sample = _unseen(X).to_numpy()
-    replay = hgb.Replay(model, hgb.binned(model, sample), threads=1)
+    sample = _unseen(_codes(X) if categories else X).to_numpy()
+    replay = hgb.Replay(model, hgb.binned(model, hgb.model_rows(model, sample)), threads=1)
     assert replay.walks_agree
     walked = []
     run = replay._run
@@ -66,14 +85,15 @@ def test_replay_of_permuted_copies_is_scikit_learns_with_fewer_rows_walked(monke
         want = model._raw_predict(pd.DataFrame(copies, columns=X.columns))
         assert np.array_equal(replay.raw(orders, np.array(group)), want)
     # only the rows whose path meets a split on the permuted columns were walked again
-    splitting = [sum(bool(set(g) & set(p)) for p in replay.passes) for g in ([0], [1, 2], [3])]
+    groups = [set(replay.position[g].tolist()) for g in ([0], [1, 2], [3])]
+    splitting = [sum(bool(g & set(p)) for p in replay.passes) for g in groups]
     every = 3 * len(sample) * sum(splitting)  # the rows of every tree that splits on them
     assert 0 < sum(walked) < every
     untouched = replay.raw([np.arange(len(sample))], np.array([], dtype=int))
     assert np.array_equal(untouched, model._raw_predict(pd.DataFrame(sample, columns=X.columns)))
 
 
-def test_subclasses_and_categorical_models_are_left_to_scikit_learn():
+def test_subclasses_are_left_to_scikit_learn():
     X, score = _data(n=500)
     y = np.digitize(score, [0.5, 1.5])
 
@@ -83,8 +103,19 @@ def test_subclasses_and_categorical_models_are_left_to_scikit_learn():
     assert hgb.supports(HistGradientBoostingClassifier(max_iter=3).fit(X, y))
     assert not hgb.supports(Own(max_iter=3).fit(X, y))
     assert not hgb.supports(HistGradientBoostingClassifier(max_iter=3))  # not fitted
-    categorical = HistGradientBoostingClassifier(max_iter=3, categorical_features=[2])
-    assert not hgb.supports(categorical.fit(X.fillna(0).astype({"few": int}), y))
+
+
+def test_inputs_of_a_model_with_categories_are_found_where_it_put_them():
+    """scikit-learn encodes categorical inputs itself and puts them first."""
+    X, score = _data(n=500)
+    y = np.digitize(score, [0.5, 1.5])
+    coded = HistGradientBoostingClassifier(max_iter=3, categorical_features=[2]).fit(X, y)
+    assert hgb.positions(coded).tolist() == [1, 2, 0, 3]
+    rows = hgb.model_rows(coded, X.to_numpy())
+    assert np.array_equal(rows[:, 0], X["few"].to_numpy())  # codes 0..3 stay 0..3
+    assert np.array_equal(rows[:, 1:], X[["a", "b", "noise"]].to_numpy(), equal_nan=True)
+    plain = HistGradientBoostingClassifier(max_iter=3).fit(X, y)
+    assert hgb.positions(plain).tolist() == [0, 1, 2, 3]
 
 
 def test_predict_with_proba_of_a_boosting_model_walks_the_trees_once(monkeypatch):

@@ -165,3 +165,57 @@ def test_no_rows_are_held_out_when_the_estimator_would_not_hold_out_the_same(kwa
     assert model.validation_rows(est, np.repeat(["a", "b"], rows // 2)) is None
     other = model.make_estimator("sklearn.linear_model.LogisticRegression", {})
     assert model.validation_rows(other, np.repeat(["a", "b"], rows // 2)) is None
+
+
+def _coded(frame):
+    types = features.infer_feature_types(frame, "label")
+    X, y = data.split_xy(frame, "label")
+    return features.build_preprocessor(types, category_codes=True).fit(X, y), X, y
+
+
+def test_category_codes_are_split_on_as_categories_by_histgradientboosting():
+    """featurize's codes become categorical_features; the fit, early stopping included,
+    gives the model scikit-learn gives on the same DataFrame, and it saves and loads."""
+    frame = _noisy(12_000)
+    pre, X, y = _coded(frame)
+    names = list(pre.get_feature_names_out())
+    assert names == ["num__size", "codes__colour"]
+    kwargs = {"max_iter": 30, "random_state": 42, "max_leaf_nodes": 7}
+    est = model.make_estimator("auto", kwargs)
+    assert model.split_on_codes(est, pre) == [1]
+    assert est.get_params()["categorical_features"] == [1]
+    fitted = model.fit_rows(pre, est, X, y).fit(est)
+    reference = model.make_estimator("auto", {**kwargs, "categorical_features": [1]})
+    reference.fit(pre.transform(X), y)
+    assert fitted.is_categorical_.tolist() == [False, True] and reference.do_early_stopping_
+    np.testing.assert_array_equal(fitted.validation_score_, reference.validation_score_)
+    test = _noisy(300, seed=1).drop(columns="label")
+    test.loc[:9, "colour"] = "never seen"
+    served = model.compose(pre, fitted)
+    np.testing.assert_array_equal(
+        served.predict_proba(test), model.compose(pre, reference).predict_proba(test)
+    )
+
+
+def test_codes_only_for_estimators_that_split_on_categories(tmp_path):
+    assert model.takes_category_codes("auto", "classification")
+    assert model.takes_category_codes("auto", "regression")
+    assert model.takes_category_codes("sklearn.ensemble.HistGradientBoostingRegressor", "x")
+    assert not model.takes_category_codes("sklearn.linear_model.LogisticRegression", "x")
+    pre, _, _ = _preprocessor(_noisy(200))  # one-hot: nothing to mark
+    est = model.make_estimator("auto", {})
+    assert model.split_on_codes(est, pre) == [] and est.categorical_features == "from_dtype"
+
+
+@pytest.mark.parametrize(
+    "path, kwargs, message",
+    [
+        ("sklearn.linear_model.LogisticRegression", {}, "would read as numbers"),
+        ("auto", {"categorical_features": [0]}, "train.kwargs.categorical_features"),
+        ("auto", {"max_bins": 4}, r"max_bins: 4 is below the values of categories \{'colour': 5\}"),
+    ],
+)
+def test_settings_that_contradict_the_codes_are_refused(path, kwargs, message):
+    pre, _, _ = _coded(_noisy(500))
+    with pytest.raises(model.ModelError, match=message):
+        model.split_on_codes(model.make_estimator(path, kwargs), pre)

@@ -247,7 +247,7 @@ def _check_featurize(values: dict[str, Any], proj: Project) -> list[str]:
             f"featurize.numeric_impute: unknown strategy {impute!r}; "
             f"allowed: {', '.join(IMPUTE_STRATEGIES)}"
         )
-    for key in ("scale", "date_cycles"):
+    for key in ("scale", "date_cycles", "category_codes"):
         if key in values and not isinstance(values[key], bool):
             problems.append(f"featurize.{key}: expected true or false, found {values[key]!r}")
     problems += _int_at_least(values, "featurize", "max_categories", 2)

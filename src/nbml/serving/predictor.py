@@ -16,6 +16,7 @@ request goes through the pipeline on a DataFrame.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from sklearn.ensemble import (
 )
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from nbml.errors import ServeError
@@ -113,7 +114,26 @@ class OneHotBlock:
         return out
 
 
-Block = NumericBlock | OneHotBlock
+@dataclass(frozen=True)
+class CodesBlock:
+    """Imputed categorical columns as codes (OrdinalEncoder); unknown values give NaN."""
+
+    index: list[int]
+    fill: list[Any]
+    categories: list[dict[Any, int]]
+
+    def apply(self, rows: list[Row]) -> np.ndarray:
+        out = np.full((len(rows), len(self.index)), np.nan, dtype=np.float64)
+        for j, i in enumerate(self.index):
+            positions = self.categories[j]
+            for r, row in enumerate(rows):
+                hit = positions.get(self.fill[j] if row[i] is None else row[i])
+                if hit is not None:
+                    out[r, j] = hit
+        return out
+
+
+Block = NumericBlock | OneHotBlock | CodesBlock
 
 
 def _imputer_fill(imputer: Any) -> np.ndarray | None:
@@ -153,6 +173,23 @@ def _onehot_block(steps: list[Any], index: list[int]) -> OneHotBlock | None:
     return OneHotBlock(index, list(fill), cats, sum(len(c) for c in cats))
 
 
+def _codes_block(steps: list[Any], index: list[int]) -> CodesBlock | None:
+    fill = _imputer_fill(steps[0])
+    if fill is None or len(steps) != 2 or not isinstance(steps[1], OrdinalEncoder):
+        return None
+    enc = steps[1]
+    plain = (
+        enc.handle_unknown == "use_encoded_value"
+        and pd.isna(enc.unknown_value)
+        and not getattr(enc, "_infrequent_enabled", False)
+    )
+    if not plain or any(pd.isna(v) for v in fill):
+        return None
+    cats = [{c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(cs)}
+            for cs in enc.categories_]
+    return CodesBlock(index, list(fill), cats)
+
+
 def compile_blocks(pre: Any, specs: list[ColumnSpec]) -> list[Block] | None:
     """The fitted preprocessing as numpy blocks, or None when it is of another kind."""
     if not isinstance(pre, ColumnTransformer):
@@ -167,6 +204,8 @@ def compile_blocks(pre: Any, specs: list[ColumnSpec]) -> list[Block] | None:
         steps, index = [s for _, s in trans.steps], [position[c] for c in cols]
         if isinstance(steps[-1], OneHotEncoder):
             block: Block | None = _onehot_block(steps, index)
+        elif isinstance(steps[-1], OrdinalEncoder):
+            block = _codes_block(steps, index)
         elif {specs[i].kind for i in index} == {NUMBER}:
             block = _numeric_block(steps, index)
         else:
@@ -191,6 +230,7 @@ class Predictor:
         classes = model.classes_ if self.task == CLASSIFICATION else []
         self.classes: list[Any] = _plain_labels(np.asarray(classes))
         self.estimator = _unnamed(model[-1] if isinstance(model, Pipeline) else model)
+        self.inputs = _input_of(self.estimator)
         pre = model[:-1] if isinstance(model, Pipeline) and len(model) == 2 else None
         self.blocks = compile_blocks(model[0], specs) if pre is not None else None
         self.fast_label = isinstance(self.estimator, ARGMAX_PREDICT)
@@ -219,16 +259,16 @@ class Predictor:
         x = parts[0] if len(parts) == 1 else np.hstack(parts)
         walk = self.forest is not None and len(rows) <= FOREST_MAX_ROWS
         if self.task == REGRESSION:
-            values = self.forest.predict(x) if walk else self.estimator.predict(x)  # type: ignore[union-attr]
+            values = self.forest.predict(x) if walk else self.estimator.predict(self.inputs(x))  # type: ignore[union-attr]
             return _plain_labels(values), np.empty((len(rows), 0))
         if walk:
             proba = self.forest.predict_proba(x)
         else:
-            proba = self.estimator.predict_proba(x)
+            proba = self.estimator.predict_proba(self.inputs(x))
         if self.fast_label:
             labels = np.asarray(self.estimator.classes_).take(np.argmax(proba, axis=1))
         else:
-            labels = self.estimator.predict(x)
+            labels = self.estimator.predict(self.inputs(x))
         return _plain_labels(labels), proba
 
     def self_check(self, sample: pd.DataFrame) -> bool:
@@ -296,8 +336,23 @@ def _cell(sample: pd.DataFrame, r: int, spec: ColumnSpec) -> Any:
 
 def _unnamed(estimator: Any) -> Any:
     """A shallow copy without ``feature_names_in_``: it gets a matrix of the same columns,
-    and would otherwise warn on every call that the matrix has no column names."""
+    and would otherwise warn on every call that the matrix has no column names.
+
+    Not for a HistGradientBoosting model with categorical inputs: it encodes them
+    with its own fitted ColumnTransformer, which expects the names too
+    (:func:`_input_of`)."""
+    if getattr(estimator, "_preprocessor", None) is not None:
+        return estimator
     unnamed = copy.copy(estimator)
     if "feature_names_in_" in vars(unnamed):
         del unnamed.feature_names_in_
     return unnamed
+
+
+def _input_of(estimator: Any) -> Callable[[np.ndarray], Any]:
+    """What the estimator is called with for a matrix of its inputs: the matrix, or the
+    DataFrame it was fitted on (its column names, without a copy)."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return lambda x: x
+    return lambda x: pd.DataFrame(x, columns=names, copy=False)

@@ -168,7 +168,7 @@ def _binned_labels_and_proba(
     if not (is_classifier(estimator) and hgb.supports(estimator)):
         return None
     rows = model[:-1].transform(X) if isinstance(model, Pipeline) else X
-    matrix = estimator._preprocess_X(rows, reset=False)  # predict's own input check
+    matrix = hgb.model_rows(estimator, rows)  # predict's own input check
     raw = hgb.raw_predict(estimator, hgb.binned(estimator, matrix), stage_threads())
     check = min(len(matrix), BINNED_CHECK_ROWS)
     head = rows.iloc[:check] if isinstance(rows, pd.DataFrame) else rows[:check]
@@ -587,7 +587,8 @@ def tree_predictor(estimator: Any, matrix: np.ndarray, names: list[str]) -> Pred
     if not hgb.supports(estimator):
         return None
     try:
-        replay = hgb.Replay(estimator, hgb.binned(estimator, matrix), replay_threads())
+        rows = hgb.binned(estimator, hgb.model_rows(estimator, matrix))
+        replay = hgb.Replay(estimator, rows, replay_threads())
 
         def predict(orders: list[np.ndarray], group: np.ndarray) -> np.ndarray:
             return _from_raw(estimator, replay.raw(orders, group))
@@ -604,7 +605,7 @@ def tree_predictor(estimator: Any, matrix: np.ndarray, names: list[str]) -> Pred
 def _replay_matches(estimator: Any, replay: Any, matrix: np.ndarray, names: list[str]) -> bool:
     """The replay's raw predictions and labels are scikit-learn's, on the sample as it is
     and with the first column a tree splits on permuted."""
-    split_on = [f for passes in replay.passes for f in passes][:1]
+    split_on = replay.split_on()[:1]
     checks = [([np.arange(len(matrix))], np.array([], dtype=int))]
     checks.append(
         ([np.random.RandomState(0).permutation(len(matrix))], np.array(split_on, dtype=int))

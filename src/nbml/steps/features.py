@@ -5,7 +5,9 @@ numbers, booleans, dates (text that parses as dates, or datetime values),
 categories, and columns left out with the reason (identifiers, free text, a
 single value, ``data.drop``). :func:`build_preprocessor` turns the kinds into one
 ColumnTransformer whose width is bounded: a category gives at most
-``featurize.max_categories`` columns however many values it has.
+``featurize.max_categories`` columns however many values it has, or one column
+of category codes for an estimator that splits on categories itself
+(HistGradientBoosting, ``featurize.category_codes``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 from sklearn.utils.multiclass import type_of_target
 
 from nbml.errors import FeatureError
@@ -41,6 +43,8 @@ TARGET_ENCODING_SEED = 0
 TIMEDELTA_REASON = "timedelta: convert it to a number to use it"
 # The seed of featurize.fit_sample's rows (any would do; fixed: same rows, same bytes).
 FIT_SAMPLE_SEED = 0
+# The ColumnTransformer part whose outputs are category codes (featurize.category_codes).
+CODES_PART = "codes"
 
 
 @dataclass
@@ -185,11 +189,16 @@ def _target_width(y: pd.Series | None) -> tuple[str, int]:
 
 
 def encoding_of(
-    levels: int, max_categories: int, target_encode_above: int | None, target_width: int
+    levels: int,
+    max_categories: int,
+    target_encode_above: int | None,
+    target_width: int,
+    codes: bool = False,
 ) -> str:
-    """How a category is encoded: 'onehot', 'pooled' (bounded one-hot) or 'target'."""
+    """How a category is encoded: 'codes' (one column of category codes, when ``codes``),
+    'onehot', 'pooled' (bounded one-hot) or 'target'."""
     if levels <= max_categories:
-        return "onehot"
+        return "codes" if codes else "onehot"
     wide = target_encode_above is not None and levels > target_encode_above
     if wide and 0 < target_width <= max_categories:
         return "target"
@@ -205,6 +214,10 @@ def _target_encoder(kind: str) -> TargetEncoder:
 def _encoder(how: str, max_categories: int, target_kind: str) -> Any:
     if how == "target":
         return _target_encoder(target_kind)
+    if how == "codes":
+        # 0..k-1 in sorted order; a value training never saw becomes missing (NaN), which
+        # HistGradientBoosting sends where its split sends missing values
+        return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
     if how == "pooled":
         return OneHotEncoder(
             handle_unknown="infrequent_if_exist",
@@ -217,6 +230,7 @@ def _encoder(how: str, max_categories: int, target_kind: str) -> Any:
 
 # ColumnTransformer part name and encoder step name of each encoding
 _ENCODING_PARTS = {
+    "codes": (CODES_PART, "codes"),
     "onehot": ("cat", "onehot"),
     "pooled": ("pooled", "onehot"),
     "target": ("target", "encode"),
@@ -224,13 +238,18 @@ _ENCODING_PARTS = {
 
 
 def _category_parts(
-    types: FeatureTypes, max_categories: int, target_encode_above: int | None, y: Any
+    types: FeatureTypes,
+    max_categories: int,
+    target_encode_above: int | None,
+    y: Any,
+    codes: bool = False,
 ) -> dict[str, tuple[str, Pipeline, list[str]]]:
     """The ColumnTransformer parts of the categories, by encoding."""
     kind, width = _target_width(y)
     groups: dict[str, list[str]] = {}
     for col in types.categorical:
-        how = encoding_of(types.levels.get(col, 0), max_categories, target_encode_above, width)
+        levels = types.levels.get(col, 0)
+        how = encoding_of(levels, max_categories, target_encode_above, width, codes)
         groups.setdefault(how, []).append(col)
     parts = {}
     for how, cols in groups.items():
@@ -249,24 +268,28 @@ def build_preprocessor(
     target_encode_above: int | None = None,
     date_cycles: bool = False,
     y: pd.Series | None = None,
+    category_codes: bool = False,
 ) -> ColumnTransformer:
     """Numbers imputed and scaled; categories one-hot (bounded) or target encoded;
     booleans as 0/1; dates as numeric parts; every other column dropped.
 
     ``y`` (the training labels) is needed for a target encoding; without it a
-    many-valued category is always pooled one-hot.
+    many-valued category is always pooled one-hot. With ``category_codes`` a
+    category of at most ``max_categories`` values becomes one column of codes
+    (part :data:`CODES_PART`), for an estimator told to split on them as
+    categories (:func:`nbml.steps.model.split_on_codes`).
     """
 
     def numbers() -> list[tuple[str, object]]:
         steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy=numeric_impute))]
         return steps + ([("scale", StandardScaler())] if scale else [])
 
-    categories = _category_parts(types, max_categories, target_encode_above, y)
+    categories = _category_parts(types, max_categories, target_encode_above, y, category_codes)
     transformers: list[tuple[str, Any, list[str]]] = []
     if types.numeric:
         transformers.append(("num", Pipeline(numbers()), list(types.numeric)))
-    if "onehot" in categories:
-        transformers.append(categories["onehot"])
+    # where the one-hot columns would be: the other parts keep their order
+    transformers += [categories[how] for how in ("codes", "onehot") if how in categories]
     if types.boolean:
         steps = [("read", BooleanValues()), ("impute", SimpleImputer(strategy="most_frequent"))]
         transformers.append(("bool", Pipeline(steps), list(types.boolean)))
@@ -347,6 +370,8 @@ def _widths(part: Any, columns: list[str]) -> dict[str, tuple[int, str]]:
         elif isinstance(last, TargetEncoder):
             width = len(last.classes_) if last.target_type_ == "multiclass" else 1
             found[col] = (width, "target encoding (cross-fitted)")
+        elif isinstance(last, OrdinalEncoder):
+            found[col] = (1, f"category codes ({len(last.categories_[j])} values)")
         elif isinstance(first, DateParts):
             found[col] = (len(first.parts(j)), "date parts: " + ", ".join(first.parts(j)))
         elif isinstance(first, BooleanValues):

@@ -18,9 +18,10 @@ are cut here without changing a number:
   columns hold; only the other rows (about 40% per tree and column here) are
   walked again.
 
-Models with categorical features (``is_categorical_``), whose bins are
-category codes, are left to scikit-learn. The callers check the results
-against scikit-learn's own before they use them.
+A split on a category (``categorical_features``) sends a row left when its
+bin, the category's position among the values training saw, is in the
+split's bitset (``binned_left_cat_bitsets``), as ``predict_binned`` does. The
+callers check the results against scikit-learn's own before they use them.
 """
 
 from __future__ import annotations
@@ -28,27 +29,48 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 Trees = list[tuple[int, Any]]
 
 
 def supports(estimator: Any) -> bool:
-    """A fitted HistGradientBoosting model without categorical features.
-
-    scikit-learn's own classes only: a subclass may predict in its own way.
-    """
+    """A fitted HistGradientBoosting model (scikit-learn's own classes only: a subclass
+    may predict in its own way)."""
     hgb = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
-    return (
-        type(estimator) in hgb
-        and hasattr(estimator, "_predictors")
-        and getattr(estimator, "is_categorical_", None) is None
-    )
+    return type(estimator) in hgb and hasattr(estimator, "_predictors")
 
 
-def binned(estimator: Any, X: np.ndarray) -> np.ndarray:
-    """The rows' bins as the fitted model learned them: uint8, one row after another."""
-    return np.ascontiguousarray(estimator._bin_mapper.transform(X))
+def model_rows(estimator: Any, X: Any) -> np.ndarray:
+    """The rows as the fitted trees index them: predict's own input check, which for a
+    model with categorical features also encodes them and puts them first
+    (its ``_preprocessor``). A matrix gets the model's column names first."""
+    if getattr(estimator, "_preprocessor", None) is None:
+        # a matrix of the preprocessor's output is what the bins were learned from
+        return X if isinstance(X, np.ndarray) else estimator._preprocess_X(X, reset=False)
+    if isinstance(X, np.ndarray):
+        X = pd.DataFrame(X, columns=estimator.feature_names_in_, copy=False)
+    return estimator._preprocess_X(X, reset=False)
+
+
+def positions(estimator: Any) -> np.ndarray:
+    """Where each input column is in :func:`model_rows` (categorical ones come first)."""
+    n = estimator.n_features_in_
+    categorical = getattr(estimator, "_is_categorical_remapped", None)
+    if getattr(estimator, "_preprocessor", None) is None or categorical is None:
+        return np.arange(n)
+    inputs = np.asarray(estimator.is_categorical_, dtype=bool)
+    order = np.concatenate([np.flatnonzero(inputs), np.flatnonzero(~inputs)])
+    where = np.empty(n, dtype=np.int64)
+    where[order] = np.arange(n)
+    return where
+
+
+def binned(estimator: Any, rows: np.ndarray) -> np.ndarray:
+    """The bins of :func:`model_rows` as the fitted model learned them: uint8, one row
+    after another."""
+    return np.ascontiguousarray(estimator._bin_mapper.transform(rows))
 
 
 def trees(estimator: Any) -> Trees:
@@ -88,14 +110,25 @@ def _walk(tree: Any, rows_binned: np.ndarray, missing_bin: int) -> tuple[np.ndar
                 True
             )
         value = rows_binned[walking, feature]
-        left = np.where(
-            value == missing_bin,
-            nodes["missing_go_to_left"][at].astype(bool),
-            value <= nodes["bin_threshold"][at],
-        )
+        below = value <= nodes["bin_threshold"][at]
+        categorical = nodes["is_categorical"][at].astype(bool)
+        if categorical.any():
+            below[categorical] = _in_bitsets(
+                tree.binned_left_cat_bitsets,
+                nodes["bitset_idx"][at[categorical]],
+                value[categorical],
+            )
+        left = np.where(value == missing_bin, nodes["missing_go_to_left"][at].astype(bool), below)
         node[walking] = np.where(left, nodes["left"][at], nodes["right"][at])
         walking = walking[~leaf_node[node[walking]]]
     return node, passes
+
+
+def _in_bitsets(bitsets: np.ndarray, which: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether each value is in its bitset (rows of 8 uint32 words: 256 bits, a bin's)."""
+    values = values.astype(np.int64)
+    words = bitsets[which.astype(np.int64), values // 32]
+    return ((words >> (values % 32).astype(np.uint32)) & 1).astype(bool)
 
 
 def permuted_copies(rows: np.ndarray, orders: list[np.ndarray], group: np.ndarray) -> np.ndarray:
@@ -118,6 +151,8 @@ class Replay:
 
     def __init__(self, estimator: Any, sample_binned: np.ndarray, threads: int) -> None:
         self.estimator, self.sample, self.threads = estimator, sample_binned, threads
+        # input column -> column of the binned rows; ``raw``'s groups are input columns
+        self.position = positions(estimator)
         self.missing_bin = estimator._bin_mapper.missing_values_bin_idx_
         self.trees = trees(estimator)
         self.kept = [self._run(tree, sample_binned) for _, tree in self.trees]
@@ -131,9 +166,17 @@ class Replay:
     def _run(self, tree: Any, rows_binned: np.ndarray) -> np.ndarray:
         return tree.predict_binned(rows_binned, self.missing_bin, self.threads)
 
+    def split_on(self) -> list[int]:
+        """The input columns some tree splits on, in the order the trees first do."""
+        inputs = np.argsort(self.position)
+        found = dict.fromkeys(int(inputs[f]) for passes in self.passes for f in passes)
+        return list(found)
+
     def raw(self, orders: list[np.ndarray], group: np.ndarray) -> np.ndarray:
-        """Raw predictions of the copies (one per order, stacked) with ``group`` permuted."""
-        n, columns = len(self.sample), set(np.asarray(group).tolist())
+        """Raw predictions of the copies (one per order, stacked) with the input columns
+        ``group`` permuted."""
+        group = self.position[np.asarray(group, dtype=np.int64)]
+        n, columns = len(self.sample), set(group.tolist())
         copies = permuted_copies(self.sample, orders, group) if len(orders) and columns else None
         offsets = (np.arange(len(orders)) * n)[:, None]
         baseline = self.estimator._baseline_prediction
