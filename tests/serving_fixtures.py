@@ -49,7 +49,11 @@ def train_into(root: Path) -> None:
     P.feature_types.write_text(json.dumps(types.to_dict()))
     X, y = data.split_xy(train, TARGET)
     estimator = model.make_estimator(params["train"]["estimator"], params["train"]["kwargs"])
-    fitted = model.compose(features.build_preprocessor(types), estimator).fit(X, y)
+    # as featurize and train do: categories as codes for HistGradientBoosting
+    codes = params["featurize"]["category_codes"]
+    pre = features.build_preprocessor(types, category_codes=codes).fit(X, y)
+    model.split_on_codes(estimator, pre)
+    fitted = model.compose(pre, model.fit_rows(pre, estimator, X, y).fit(estimator))
     model.save_model(fitted, P.model)
     P.metrics.parent.mkdir(parents=True, exist_ok=True)
     P.metrics.write_text(json.dumps({"accuracy": 0.99}))
