@@ -77,7 +77,11 @@ class Cluster:
                     loopback.HOST,
                     "--port",
                     str(port),
+                    # without a dashboard its HTTP server (health, metrics) still listens,
+                    # on every interface at 8787 unless told otherwise
                     "--no-dashboard",
+                    "--dashboard-address",
+                    f"{loopback.HOST}:0",
                 ],
                 tmp,
                 env,
@@ -100,6 +104,8 @@ class Cluster:
                         "--host",
                         loopback.HOST,
                         "--no-dashboard",
+                        "--dashboard-address",
+                        f"{loopback.HOST}:0",
                     ],
                     tmp,
                     env,
@@ -264,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             cluster.stop()
     print_table(results)
-    return 0
+    failed = [f"{r['rows']:,} {w}" for r in results for w in r["sides"] if "error" in r[w]]
+    if failed:
+        print(f"bench-dask: failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -184,8 +184,16 @@ def children_cpu(before: resource.struct_rusage) -> float:
 
 
 def project_on(root: Path, data: Path, dest: Path) -> Path:
-    """A project copy whose params.yaml names ``data`` (hard-linked under data/raw/)."""
+    """A project copy whose params.yaml names ``data`` (hard-linked under data/raw/).
+
+    The user's own ``.dvc`` files under data/raw/ are left out: the copy has
+    the file they track only in the checkout's DVC cache, and ``dvc repro``
+    would stop at them (the pipeline reads the benchmark's table instead).
+    """
     repo = copy_tracked(root, dest)
+    for tracked in (repo / "data" / "raw").glob("*.dvc"):
+        if not (repo / "data" / "raw" / tracked.stem).exists():
+            tracked.unlink()
     raw = repo / "data" / "raw" / data.name
     raw.parent.mkdir(parents=True, exist_ok=True)
     os.link(data, raw)

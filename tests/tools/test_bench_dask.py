@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import psutil
+
 from tools.bench_dask import Cluster
 
 
@@ -16,6 +18,16 @@ def test_the_bench_cluster_listens_on_loopback_and_stops_everything(tmp_path):
             assert worker["name"] == "w0" and worker["nthreads"] == 1
             assert worker["memory_limit"] == 500 * 2**20
         assert cluster.worker_rss() > 0
+        # every port the scheduler, workers and their nannies' children listen on
+        procs = [psutil.Process(p.pid) for p in cluster.procs]
+        procs += [child for proc in procs for child in proc.children(recursive=True)]
+        listening = {
+            (proc.pid, conn.laddr.ip)
+            for proc in procs
+            for conn in proc.net_connections(kind="inet")
+            if conn.status == psutil.CONN_LISTEN
+        }
+        assert listening and {ip for _, ip in listening} == {"127.0.0.1"}, listening
     finally:
         cluster.stop()
     assert all(proc.poll() is not None for proc in cluster.procs)

@@ -110,3 +110,22 @@ def test_fixed_costs_table_sums_the_parts_and_leaves_the_rest_to_dvc(capsys):
     pipe.timelines = {}
     bench_scale.print_fixed_costs([{"rows": 100_000, "pipe": pipe}])
     assert capsys.readouterr().out == ""
+
+
+def test_the_copy_leaves_out_the_users_own_dvc_tracked_tables(tmp_path):
+    """A user who `dvc add`-ed a table of their own: the copy has its .dvc file but not
+    the file, and `dvc repro` would stop there; the benchmark's table is used instead."""
+    root = tmp_path / "project"
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "params.yaml").write_text("data:\n  source: penguins\n  target: species\n")
+    (root / "data" / "raw" / "mine.csv.dvc").write_text("outs:\n- path: mine.csv\n")
+    (root / "data" / "raw" / "kept.csv").write_text("a\n1\n")
+    (root / "data" / "raw" / "kept.csv.dvc").write_text("outs:\n- path: kept.csv\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    table = tmp_path / "scale_10.csv"
+    table.write_text("x\n1\n")
+    repo = bench_scale.project_on(root, table, tmp_path / "copy")
+    raw = repo / "data" / "raw"
+    assert not (raw / "mine.csv.dvc").exists() and (raw / "kept.csv.dvc").exists()
+    assert (raw / "scale_10.csv").read_text() == "x\n1\n"
+    assert "source: data/raw/scale_10.csv" in (repo / "params.yaml").read_text()

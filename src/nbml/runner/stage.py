@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.abc
 import json
 import os
 import sys
@@ -85,11 +86,31 @@ def fast_imports() -> None:
     lark grammar at import (~1.3 s); nbformat validation does not need it.
     papermill's S3 and HDFS handlers import boto3 and pyarrow (~0.4 s), which
     the runner does not use (the kernel, a separate process, still can).
-    ``None`` in ``sys.modules`` makes those imports fail fast, and both
-    libraries treat them as optional.
+    A finder first in ``sys.meta_path`` makes those imports fail fast, and
+    both libraries treat them as optional. Not ``None`` in ``sys.modules``:
+    scikit-learn takes a name there as an imported module (``pa.Table`` of
+    None), so the param check's trial fit of an estimator on a DataFrame
+    crashed under the runner.
     """
-    for name in ("rfc3987_syntax", "boto3", "pyarrow"):
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    skipped = [name for name in SKIPPED_IMPORTS if name not in sys.modules]
+    if skipped and not any(isinstance(f, _Skipped) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Skipped(frozenset(skipped)))
+
+
+# What fast_imports keeps out of the runner's own process.
+SKIPPED_IMPORTS = ("rfc3987_syntax", "boto3", "pyarrow")
+
+
+class _Skipped(importlib.abc.MetaPathFinder):
+    """Refuses to import the named top-level packages, leaving ``sys.modules`` alone."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.partition(".")[0] in self.names:
+            raise ImportError(f"{fullname} is not imported by the stage runner", name=fullname)
+        return None
 
 
 def execution_timeout(root: Path, override: float | None) -> float:
