@@ -102,3 +102,9 @@ def test_category_codes_give_one_column_per_category_and_nan_for_unseen(frame):
     # many values keep the bounded one-hot: codes only up to max_categories
     few = features.build_preprocessor(types, category_codes=True, max_categories=1)
     assert "codes" not in dict((n, c) for n, _, c in few.transformers)
+
+
+def test_codes_stop_at_the_values_histgradientboosting_can_split_on():
+    assert features.encoding_of(255, 300, None, 3, codes=True) == "codes"
+    assert features.encoding_of(256, 300, None, 3, codes=True) == "onehot"
+    assert features.encoding_of(21, 20, None, 3, codes=True) == "pooled"

@@ -45,6 +45,8 @@ TIMEDELTA_REASON = "timedelta: convert it to a number to use it"
 FIT_SAMPLE_SEED = 0
 # The ColumnTransformer part whose outputs are category codes (featurize.category_codes).
 CODES_PART = "codes"
+# HistGradientBoosting splits on at most this many values of a category (its max_bins).
+MAX_CODES = 255
 
 
 @dataclass
@@ -198,7 +200,7 @@ def encoding_of(
     """How a category is encoded: 'codes' (one column of category codes, when ``codes``),
     'onehot', 'pooled' (bounded one-hot) or 'target'."""
     if levels <= max_categories:
-        return "codes" if codes else "onehot"
+        return "codes" if codes and levels <= MAX_CODES else "onehot"
     wide = target_encode_above is not None and levels > target_encode_above
     if wide and 0 < target_width <= max_categories:
         return "target"

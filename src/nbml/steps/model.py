@@ -203,7 +203,7 @@ def split_on_codes(estimator: Any, preprocessor: Any) -> list[int]:
     if wide:
         raise ModelError(
             f"params.yaml train.kwargs.max_bins: {params['max_bins']} is below the values of "
-            f"categories {wide}; raise it, or lower featurize.max_categories"
+            f"categories {wide}; raise it (at most 255), or set featurize.category_codes: false"
         )
     estimator.set_params(categorical_features=positions)
     return positions
