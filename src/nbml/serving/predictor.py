@@ -159,35 +159,46 @@ def _numeric_block(steps: list[Any], index: list[int]) -> NumericBlock | None:
     return NumericBlock(index, fill.astype(np.float64), mean, scale)
 
 
-def _onehot_block(steps: list[Any], index: list[int]) -> OneHotBlock | None:
+def _imputed_encoder(steps: list[Any], kind: type) -> tuple[list[Any], Any] | None:
+    """The fill values and the encoder of an (imputer, encoder of ``kind``) part whose
+    imputer fills every missing value; None for any other part."""
     fill = _imputer_fill(steps[0])
-    if fill is None or len(steps) != 2 or not isinstance(steps[1], OneHotEncoder):
+    if fill is None or len(steps) != 2 or not isinstance(steps[1], kind):
         return None
-    enc = steps[1]
+    if any(pd.isna(v) for v in fill):
+        return None
+    return list(fill), steps[1]
+
+
+def _positions(encoder: Any) -> list[dict[Any, int]]:
+    """Each column's fitted categories -> their position (plain Python values as keys)."""
+    return [
+        {c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(cs)}
+        for cs in encoder.categories_
+    ]
+
+
+def _onehot_block(steps: list[Any], index: list[int]) -> OneHotBlock | None:
+    found = _imputed_encoder(steps, OneHotEncoder)
+    if found is None:
+        return None
+    fill, enc = found
     infrequent = getattr(enc, "_infrequent_enabled", False)
-    plain = enc.drop is None and enc.handle_unknown == "ignore" and not infrequent
-    if not plain or any(pd.isna(v) for v in fill):
+    if enc.drop is not None or enc.handle_unknown != "ignore" or infrequent:
         return None
-    cats = [{c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(cs)}
-            for cs in enc.categories_]
-    return OneHotBlock(index, list(fill), cats, sum(len(c) for c in cats))
+    cats = _positions(enc)
+    return OneHotBlock(index, fill, cats, sum(len(c) for c in cats))
 
 
 def _codes_block(steps: list[Any], index: list[int]) -> CodesBlock | None:
-    fill = _imputer_fill(steps[0])
-    if fill is None or len(steps) != 2 or not isinstance(steps[1], OrdinalEncoder):
+    found = _imputed_encoder(steps, OrdinalEncoder)
+    if found is None:
         return None
-    enc = steps[1]
-    plain = (
-        enc.handle_unknown == "use_encoded_value"
-        and pd.isna(enc.unknown_value)
-        and not getattr(enc, "_infrequent_enabled", False)
-    )
-    if not plain or any(pd.isna(v) for v in fill):
+    fill, enc = found
+    unknown_missing = enc.handle_unknown == "use_encoded_value" and pd.isna(enc.unknown_value)
+    if not unknown_missing or getattr(enc, "_infrequent_enabled", False):
         return None
-    cats = [{c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(cs)}
-            for cs in enc.categories_]
-    return CodesBlock(index, list(fill), cats)
+    return CodesBlock(index, fill, _positions(enc))
 
 
 def compile_blocks(pre: Any, specs: list[ColumnSpec]) -> list[Block] | None:

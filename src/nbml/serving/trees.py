@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from nbml.steps import hgb
+
 # The estimators whose trees are walked here (exact types: a subclass may predict otherwise).
 WALKED = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 
@@ -155,34 +157,35 @@ def compile_forest(estimator: Any) -> Forest | None:
     )
 
 
-def _bits(bitset: np.ndarray) -> np.ndarray:
-    """A bitset of 8 uint32 words as 256 booleans."""
-    words = np.asarray(bitset, dtype=np.uint32)
-    return ((words[:, None] >> np.arange(32, dtype=np.uint32)) & 1).astype(bool).ravel()
-
-
 def _code_sets(
     estimator: Any, trees: list[Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For every node of ``trees`` in order: whether it splits on a category, its row in
     the code tables, and the tables (row 0 is unused: a split on a number)."""
     categorical, rows = [], []
-    left, known = [np.zeros(256, dtype=bool)], [np.zeros(256, dtype=bool)]
-    seen = estimator._bin_mapper.make_known_categories_bitsets() if any(
-        p.nodes["is_categorical"].any() for p in trees
-    ) else None
+    left, known = [np.zeros((1, 256), dtype=bool)], [np.zeros((1, 256), dtype=bool)]
+    count, seen = 1, None
     for tree in trees:
         is_cat = tree.nodes["is_categorical"].astype(bool)
+        at = np.flatnonzero(is_cat)
         row = np.zeros(len(is_cat), dtype=np.intp)
-        for i in np.flatnonzero(is_cat):
-            known_bits, feature_row = seen
-            feature = int(tree.nodes["feature_idx"][i])
-            left.append(_bits(tree.raw_left_cat_bitsets[tree.nodes["bitset_idx"][i]]))
-            known.append(_bits(known_bits[feature_row[feature]]))
-            row[i] = len(left) - 1
+        if len(at):
+            if seen is None:  # the codes training saw, by feature: once for every tree
+                bitsets, feature_row = estimator._bin_mapper.make_known_categories_bitsets()
+                seen = hgb.bitset_table(bitsets)[feature_row]
+            features = tree.nodes["feature_idx"][at].astype(np.intp)
+            left.append(hgb.bitset_table(tree.raw_left_cat_bitsets)[tree.nodes["bitset_idx"][at]])
+            known.append(seen[features])
+            row[at] = count + np.arange(len(at))
+            count += len(at)
         categorical.append(is_cat)
         rows.append(row)
-    return np.concatenate(categorical), np.concatenate(rows), np.array(left), np.array(known)
+    return (
+        np.concatenate(categorical),
+        np.concatenate(rows),
+        np.concatenate(left),
+        np.concatenate(known),
+    )
 
 
 def _own_encoding(estimator: Any) -> tuple[Any, dict[int, np.ndarray]]:
@@ -199,5 +202,4 @@ def _own_encoding(estimator: Any) -> tuple[Any, dict[int, np.ndarray]]:
     )
     if encoder is None or not plain or len(encoder.categories_) != inputs.sum():
         return False, {}
-    order = np.concatenate([np.flatnonzero(inputs), np.flatnonzero(~inputs)]).astype(np.intp)
-    return order, dict(enumerate(encoder.categories_))
+    return hgb.input_order(estimator), dict(enumerate(encoder.categories_))

@@ -54,17 +54,32 @@ def model_rows(estimator: Any, X: Any) -> np.ndarray:
     return estimator._preprocess_X(X, reset=False)
 
 
-def positions(estimator: Any) -> np.ndarray:
-    """Where each input column is in :func:`model_rows` (categorical ones come first)."""
-    n = estimator.n_features_in_
-    categorical = getattr(estimator, "_is_categorical_remapped", None)
-    if getattr(estimator, "_preprocessor", None) is None or categorical is None:
-        return np.arange(n)
+def input_order(estimator: Any) -> np.ndarray | None:
+    """The input columns in the order of :func:`model_rows`: the categorical ones first,
+    as the model's own encoder (``_preprocessor``) puts them; None without one."""
+    if getattr(estimator, "_preprocessor", None) is None:
+        return None
     inputs = np.asarray(estimator.is_categorical_, dtype=bool)
-    order = np.concatenate([np.flatnonzero(inputs), np.flatnonzero(~inputs)])
+    return np.concatenate([np.flatnonzero(inputs), np.flatnonzero(~inputs)]).astype(np.intp)
+
+
+def positions(estimator: Any) -> np.ndarray:
+    """Where each input column is in :func:`model_rows`."""
+    n = estimator.n_features_in_
+    order = input_order(estimator)
+    if order is None:
+        return np.arange(n)
     where = np.empty(n, dtype=np.int64)
     where[order] = np.arange(n)
     return where
+
+
+def bitset_table(bitsets: np.ndarray) -> np.ndarray:
+    """scikit-learn's category bitsets (rows of 8 uint32 words) as rows of 256 booleans:
+    ``table[i, code]`` is whether bitset i holds the code (a bin or a category)."""
+    words = np.asarray(bitsets, dtype=np.uint32).reshape(-1, 8)
+    bits = (words[:, :, None] >> np.arange(32, dtype=np.uint32)) & 1
+    return bits.astype(bool).reshape(len(words), 256)
 
 
 def binned(estimator: Any, rows: np.ndarray) -> np.ndarray:
@@ -113,22 +128,12 @@ def _walk(tree: Any, rows_binned: np.ndarray, missing_bin: int) -> tuple[np.ndar
         below = value <= nodes["bin_threshold"][at]
         categorical = nodes["is_categorical"][at].astype(bool)
         if categorical.any():
-            below[categorical] = _in_bitsets(
-                tree.binned_left_cat_bitsets,
-                nodes["bitset_idx"][at[categorical]],
-                value[categorical],
-            )
+            sets = bitset_table(tree.binned_left_cat_bitsets)
+            below[categorical] = sets[nodes["bitset_idx"][at[categorical]], value[categorical]]
         left = np.where(value == missing_bin, nodes["missing_go_to_left"][at].astype(bool), below)
         node[walking] = np.where(left, nodes["left"][at], nodes["right"][at])
         walking = walking[~leaf_node[node[walking]]]
     return node, passes
-
-
-def _in_bitsets(bitsets: np.ndarray, which: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Whether each value is in its bitset (rows of 8 uint32 words: 256 bits, a bin's)."""
-    values = values.astype(np.int64)
-    words = bitsets[which.astype(np.int64), values // 32]
-    return ((words >> (values % 32).astype(np.uint32)) & 1).astype(bool)
 
 
 def permuted_copies(rows: np.ndarray, orders: list[np.ndarray], group: np.ndarray) -> np.ndarray:
