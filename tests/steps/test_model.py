@@ -49,6 +49,20 @@ def test_saved_model_is_byte_stable_and_round_trips(frame, tmp_path):
     assert (loaded.predict(X) == fitted.predict(X)).all()
 
 
+def test_the_saved_bytes_do_not_depend_on_the_threads_of_the_fit(frame, tmp_path):
+    """A stage on a busy machine fits with fewer OpenMP threads; the model file is the same."""
+    from threadpoolctl import threadpool_limits
+
+    saved = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            fitted, X = _fitted(frame)
+        saved.append(model.save_model(fitted, tmp_path / f"{threads}.skops").read_bytes())
+    assert saved[0] == saved[1]
+    loaded = model.load_model(tmp_path / "1.skops")
+    assert (loaded.predict(X) == fitted.predict(X)).all()
+
+
 def test_a_trusted_model_file_is_read_and_audited_once(frame, tmp_path, monkeypatch):
     """skops parses the file once; listing its untrusted types first parsed it twice."""
     import skops.io as sio

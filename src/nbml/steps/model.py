@@ -456,14 +456,49 @@ def _canonical_skops(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def _fitted_parts(obj: Any, seen: set[int]) -> Any:
+    """Every estimator reachable from ``obj`` through its attributes, fitted ones included."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, BaseEstimator):
+        yield obj
+        children: Any = vars(obj).values()
+    elif isinstance(obj, list | tuple):
+        children = obj
+    elif isinstance(obj, dict):
+        children = obj.values()
+    else:
+        return
+    for child in children:
+        if isinstance(child, BaseEstimator | list | tuple | dict):
+            yield from _fitted_parts(child, seen)
+
+
+def forget_fit_threads(model: Any) -> Any:
+    """Drop the thread count a fit recorded in the model: the same model on a busier machine.
+
+    HistGradientBoosting keeps the OpenMP threads of its fit in its bin mapper
+    (``_bin_mapper.n_threads``), and the runner gives a stage fewer threads when
+    other work shares the cores (``nbml.runner.threads``): the same data and
+    params then saved different bytes, and DVC saw a changed model. None is
+    scikit-learn's own default there: the cores available when it bins rows.
+    """
+    for part in _fitted_parts(model, set()):
+        mapper = getattr(part, "_bin_mapper", None)
+        if mapper is not None and hasattr(mapper, "n_threads"):
+            mapper.n_threads = None
+    return model
+
+
 def save_model(model: Any, path: Path) -> Path:
-    """Store a fitted estimator with skops, byte-for-byte reproducibly."""
+    """Store a fitted estimator with skops, byte-for-byte reproducibly, whatever the load."""
     # lazy: skops costs ~1 s to import (it lists every scikit-learn estimator), and the
     # runner's param checks import this module for estimator_class alone
     import skops.io as sio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_canonical_skops(sio.dumps(model)))
+    path.write_bytes(_canonical_skops(sio.dumps(forget_fit_threads(model))))
     return path
 
 
