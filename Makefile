@@ -47,11 +47,17 @@ repro: setup ## run the pipeline (dvc repro) on the bundled default data, then m
 status: setup ## write reports/status.js: git revision, metric changes since HEAD and main, last stage runs
 	$(BIN)/python -m nbml.reporting.status
 
+# The test files run side by side, one worker per core, at most four (pytest-xdist):
+# most tests wait on one process at a time (a kernel, dvc), so one worker leaves a
+# core idle. --dist loadfile keeps a file's tests on one worker, in order, so a
+# module's pipeline copy is built once. TEST_JOBS=0 runs them in this process.
+TEST_JOBS ?= logical
+TEST_OPTS = -n $(TEST_JOBS) --maxprocesses 4 --dist loadfile
 test: setup ## run all tests (unit, notebooks with nbval, end-to-end with DVC)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(TEST_OPTS)
 
 test-fast: setup ## run the tests that do not execute the whole pipeline
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(TEST_OPTS) -m "not slow"
 
 lint: setup ## ruff on the package, the tests and the notebooks
 	$(BIN)/ruff check src tests tools notebooks

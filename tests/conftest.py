@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from filelock import FileLock
 
 from tools import copies
 
@@ -96,12 +99,66 @@ def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The default pipeline reproduced once per test run, committed; never changed after."""
+
+    repo: Path
+    home: Path  # the HOME that run had: the pipeline must leave it empty
+
+
+def shared_temp(factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test run that every xdist worker sees (``make test`` runs several)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
-def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One copy with the whole pipeline run once, shared by read-only checks."""
-    repo = copy_project(tmp_path_factory.mktemp("reproduced") / "project")
-    run(["dvc", "repro"], repo)
-    yield repo
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """One ``dvc repro`` of a fresh copy for the whole run, whichever worker needs it first.
+
+    Half the end-to-end modules start from exactly this state; each takes a copy
+    (:func:`reproduced_copy`) instead of running the same pipeline again. The
+    first worker builds it under a file lock; the others wait and reuse it. A
+    failed build leaves no ready mark, so the next worker tries again and fails
+    with its own output.
+    """
+    shared = shared_temp(tmp_path_factory)
+    found = Baseline(shared / "baseline" / "project", shared / "baseline-home")
+    ready = shared / "baseline.ready"
+    with FileLock(str(shared / "baseline.lock")):
+        if not ready.exists():
+            shutil.rmtree(found.repo.parent, ignore_errors=True)
+            shutil.rmtree(found.home, ignore_errors=True)
+            found.home.mkdir(parents=True)
+            copy_project(found.repo)
+            run(["dvc", "repro"], found.repo, env=project_env(found.home))
+            run(["git", "add", "-A"], found.repo)
+            run(["git", "commit", "-q", "--allow-empty", "-m", "reproduced"], found.repo)
+            ready.touch()
+    return found
+
+
+def _dvc_scratch(folder: str, names: list[str]) -> set[str]:
+    # .dvc/tmp holds DVC's locks and its hash index of this checkout's files
+    return {"tmp"} if Path(folder).name == ".dvc" else set()
+
+
+def reproduced_copy(baseline: Baseline, dest: Path) -> Path:
+    """A copy of the reproduced baseline (work tree, git, DVC cache) at ``dest``, to change freely.
+
+    The same as running ``dvc repro`` and committing in a fresh copy, in a
+    fraction of a second. The default remote (``../../nbml-remote``) is
+    relative, so the copy pushes next to itself, never to the baseline's.
+    """
+    shutil.copytree(baseline.repo, dest, symlinks=True, ignore=_dvc_scratch)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> Path:
+    """A reproduced, committed copy shared by the checks that only read it."""
+    return reproduced_copy(baseline, tmp_path_factory.mktemp("reproduced") / "project")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conftest import copy_project, project_env, run
+from conftest import Baseline, project_env, reproduced_copy, run
 from tools import expqueue
 
 pytestmark = pytest.mark.slow
@@ -59,14 +59,12 @@ def experiments(repo: Path) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def exp_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def exp_repo(tmp_path_factory: pytest.TempPathFactory, baseline: Baseline) -> Iterator[Path]:
     """A committed baseline plus three good and one failing experiment, run -j 2."""
-    repo = copy_project(tmp_path_factory.mktemp("experiments") / "project")
+    # the reproduced baseline, committed; nothing in it changed: the committed
+    # dvc.lock already was that run (same bytes)
+    repo = reproduced_copy(baseline, tmp_path_factory.mktemp("experiments") / "project")
     env = {**project_env(), "OMP_NUM_THREADS": "1"}  # two workers on 2 cores (docs)
-    run(["dvc", "repro"], repo, timeout=300)
-    run(["git", "add", "-A"], repo)
-    # nothing may change: the committed dvc.lock already is this run (same bytes)
-    run(["git", "commit", "-q", "--allow-empty", "-m", "baseline run"], repo)
     run(
         ["dvc", "exp", "run", "--queue", "-S", f"train.kwargs.learning_rate={','.join(GRID)}"], repo
     )

@@ -28,7 +28,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from browser import launch_flags, require_chromium
-from conftest import copy_project, project_env, run
+from conftest import Baseline, project_env, reproduced_copy, run
 
 pytestmark = pytest.mark.slow
 
@@ -179,13 +179,11 @@ def chromium() -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, baseline: Baseline) -> Path:
     """A reproduced copy with everything committed: git and DVC clean to start with."""
-    repo = copy_project(tmp_path / "project")
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "--allow-empty", "-m", "reproduced"], repo)
+    repo = reproduced_copy(baseline, tmp_path / "project")
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
+    assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
     return repo
 
 

@@ -1,7 +1,8 @@
 """End to end: the real pipeline with DVC, papermill and the project kernel.
 
-One copy of the project is reproduced once; the tests then run in order on
-it, as a user would: inspect results, re-run, run notebooks by hand, save
+The tests run in order on one copy of the reproduced project (conftest's
+``baseline``: the pipeline run once, in a fresh copy, with an empty HOME), as
+a user would: inspect results, re-run, run notebooks by hand, save
 from JupyterLab, change a parameter, force a full re-run.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from conftest import copy_project, project_env, run, set_params
+from conftest import project_env, reproduced_copy, run, set_params
 from nbml.project import Project
 from nbml.runner import notebook as nbfile
 from nbml.runner.jupyter import private_dirs
@@ -39,10 +40,8 @@ def home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, home) -> Path:
-    repo = copy_project(tmp_path_factory.mktemp("e2e") / "project")
-    run(["dvc", "repro"], repo, env=project_env(home))
-    return repo
+def repo(tmp_path_factory, baseline) -> Path:
+    return reproduced_copy(baseline, tmp_path_factory.mktemp("e2e") / "project")
 
 
 def ran_stages(output: str) -> set[str]:
@@ -69,8 +68,8 @@ def test_every_declared_output_exists_and_metrics_are_sane(repo):
     assert "balanced_accuracy" in shown
 
 
-def test_pipeline_wrote_nothing_to_the_home_directory(repo, home):
-    assert [p.name for p in home.iterdir()] == []
+def test_pipeline_wrote_nothing_to_the_home_directory(baseline):
+    assert [p.name for p in baseline.home.iterdir()] == []
 
 
 def test_reports_open_offline_and_stay_small(repo):

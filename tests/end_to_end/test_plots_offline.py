@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import browser
-from conftest import copy_project, run, set_params
+from conftest import Baseline, reproduced_copy, run, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -80,13 +80,9 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Path:
+def repo(tmp_path_factory: pytest.TempPathFactory, chromium: str, baseline: Baseline) -> Path:
     """A reproduced copy, committed so that `dvc plots diff HEAD` has a base."""
-    repo = copy_project(tmp_path_factory.mktemp("plots") / "project")
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "--allow-empty", "-m", "reproduced"], repo)
-    return repo
+    return reproduced_copy(baseline, tmp_path_factory.mktemp("plots") / "project")
 
 
 def plot_count(repo: Path) -> int:

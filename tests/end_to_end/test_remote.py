@@ -32,11 +32,21 @@ def clone(repo: Path, dest: Path) -> Path:
 
 
 # -- the default remote -----------------------------------------------------------
+def remote_urls(repo: Path) -> dict[str, str]:
+    """`dvc remote list` as {name: url}.
+
+    DVC wraps the table at the terminal's width (80 columns without one), which
+    splits a long temporary path over two lines; COLUMNS widens it.
+    """
+    listed = run(["dvc", "remote", "list"], repo, env={**project_env(), "COLUMNS": "4096"})
+    rows = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    return {row[0]: row[1] for row in rows}
+
+
 def test_fresh_copy_has_a_default_remote_outside_the_work_tree(project_copy: Path):
     repo = project_copy
     assert run(["dvc", "remote", "default"], repo).stdout.strip() == REMOTE
-    listed = run(["dvc", "remote", "list"], repo).stdout.split()
-    url = Path(listed[listed.index(REMOTE) + 1])
+    url = Path(remote_urls(repo)[REMOTE])
     # relative URLs in .dvc/config are relative to .dvc/; `dvc remote list` resolves them
     resolved = (repo / url).resolve() if not url.is_absolute() else url.resolve()
     assert resolved == repo.parent.resolve() / "nbml-remote"
@@ -50,8 +60,7 @@ def test_remote_location_is_configurable_per_clone(project_copy: Path, tmp_path:
     elsewhere = tmp_path / "team-share" / "nbml"
     run(["dvc", "remote", "modify", "--local", REMOTE, "url", str(elsewhere)], repo)
     assert str(elsewhere) in (repo / ".dvc/config.local").read_text()
-    listed = run(["dvc", "remote", "list"], repo).stdout.split()
-    assert listed[listed.index(REMOTE) + 1] == str(elsewhere)
+    assert remote_urls(repo)[REMOTE] == str(elsewhere)
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
 
 
