@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -41,6 +40,7 @@ import numpy as np
 import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import yaml
 
 from nbml.project import find_root
 from tools.copies import copy_tracked
@@ -53,8 +53,19 @@ MISSING = 0.02
 TARGET = "label"
 STAGES = ("prepare", "explore", "featurize", "train", "evaluate", "report")
 
+# The estimator's settings and the split of both sides: the plain script's, and the
+# pipeline copy's params.yaml, whatever the user's own params.yaml says.
+PLAIN_KWARGS = {
+    "learning_rate": 0.1,
+    "max_iter": 200,
+    "max_leaf_nodes": 15,
+    "l2_regularization": 0.0,
+    "random_state": 42,
+}
+TEST_SIZE, SEED = 0.25, 42
+
 # What a user would otherwise write: read, split, fit, score (same estimator).
-PLAIN_SCRIPT = """\
+PLAIN_SCRIPT = f"""\
 import sys
 
 import pandas as pd
@@ -65,13 +76,13 @@ df = pd.read_csv(sys.argv[1])
 y = df.pop("label")
 X = pd.get_dummies(df, columns=["region", "channel", "segment"], dtype=float)
 X_train, X_test, y_train, y_test = train_test_split(
-    X, y, test_size=0.25, random_state=42, stratify=y
+    X, y, test_size={TEST_SIZE}, random_state={SEED}, stratify=y
 )
 model = HistGradientBoostingClassifier(
-    learning_rate=0.1, max_iter=200, max_leaf_nodes=15, l2_regularization=0.0, random_state=42
+    {", ".join(f"{k}={v!r}" for k, v in PLAIN_KWARGS.items())}
 )
 model.fit(X_train, y_train)
-print(f"accuracy {model.score(X_test, y_test):.6f}")
+print(f"accuracy {{model.score(X_test, y_test):.6f}}")
 """
 
 
@@ -183,12 +194,42 @@ def children_cpu(before: resource.struct_rusage) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+# What the copy's params.yaml is given: (section, key) -> value. Whatever the user's
+# params.yaml says, the pipeline then trains what the plain script trains, on every
+# row, on this machine: the comparison stays like for like.
+def pinned_params(data: Path) -> dict[tuple[str, str], object]:
+    return {
+        # the benchmark's table and how it is written, not the user's
+        ("data", "source"): f"data/raw/{data.name}",
+        ("data", "target"): TARGET,
+        ("data", "task"): "auto",
+        ("data", "drop"): [],
+        ("data", "categorical"): [],
+        ("data", "dates"): {},
+        ("data", "csv"): {"delimiter": "auto", "encoding": "auto", "decimal": "auto"},
+        ("prepare", "schema"): {},
+        ("prepare", "test_size"): TEST_SIZE,
+        ("prepare", "seed"): SEED,
+        ("prepare", "sample"): None,
+        ("train", "estimator"): "auto",
+        ("train", "kwargs"): dict(PLAIN_KWARGS),
+        ("compute", "scheduler"): None,
+    }
+
+
+# changed silently: naming the benchmark's table is the point of the copy
+_THE_TABLES = {("data", "source"), ("data", "target")}
+
+
 def project_on(root: Path, data: Path, dest: Path) -> Path:
     """A project copy whose params.yaml names ``data`` (hard-linked under data/raw/).
 
     The user's own ``.dvc`` files under data/raw/ are left out: the copy has
     the file they track only in the checkout's DVC cache, and ``dvc repro``
     would stop at them (the pipeline reads the benchmark's table instead).
+    The settings that would make the two sides train different things
+    (:func:`pinned_params`) are set, and each one changed from the user's is
+    printed; the user's other params (featurize, evaluate, ...) stay theirs.
     """
     repo = copy_tracked(root, dest)
     for tracked in (repo / "data" / "raw").glob("*.dvc"):
@@ -197,10 +238,14 @@ def project_on(root: Path, data: Path, dest: Path) -> Path:
     raw = repo / "data" / "raw" / data.name
     raw.parent.mkdir(parents=True, exist_ok=True)
     os.link(data, raw)
-    params = (repo / "params.yaml").read_text(encoding="utf-8")
-    params = re.sub(r"(?m)^(\s+source:)\s*\S+", rf"\1 data/raw/{data.name}", params, count=1)
-    params = re.sub(r"(?m)^(\s+target:)\s*\S+", rf"\1 {TARGET}", params, count=1)
-    (repo / "params.yaml").write_text(params, encoding="utf-8")
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for (section, key), value in pinned_params(data).items():
+        part = params.setdefault(section, {})
+        if key in part and part[key] != value and (section, key) not in _THE_TABLES:
+            print(f"bench: {section}.{key}: {part[key]!r} -> {value!r}, as the plain script")
+        part[key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return repo
 
 

@@ -4,6 +4,7 @@ import subprocess
 
 import numpy as np
 import pyarrow.csv as pacsv
+import yaml
 
 from tools import bench_scale
 
@@ -129,3 +130,43 @@ def test_the_copy_leaves_out_the_users_own_dvc_tracked_tables(tmp_path):
     assert not (raw / "mine.csv.dvc").exists() and (raw / "kept.csv.dvc").exists()
     assert (raw / "scale_10.csv").read_text() == "x\n1\n"
     assert "source: data/raw/scale_10.csv" in (repo / "params.yaml").read_text()
+
+
+def test_the_copy_trains_what_the_plain_script_trains_whatever_the_users_params(
+    tmp_path, capsys
+):
+    """A user's own estimator, sample or cluster would make the two sides train different
+    things; the copy gets the plain script's, says so, and keeps the user's other params."""
+    root = tmp_path / "project"
+    root.mkdir()
+    mine = {
+        "data": {"source": "data/raw/mine.csv", "target": "y", "drop": ["id"]},
+        "compute": {"scheduler": "tcp://127.0.0.1:8786", "workers": None},
+        "prepare": {"test_size": 0.5, "seed": 1, "sample": 0.1, "min_rows_per_class": 3},
+        "train": {"estimator": "sklearn.linear_model.LogisticRegression", "kwargs": {"C": 2}},
+        "evaluate": {"importance_sample": 500},
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(mine))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    table = tmp_path / "scale_10.csv"
+    table.write_text("x\n1\n")
+    params = yaml.safe_load(
+        (bench_scale.project_on(root, table, tmp_path / "copy") / "params.yaml").read_text()
+    )
+    assert params["train"] == {"estimator": "auto", "kwargs": bench_scale.PLAIN_KWARGS}
+    assert params["compute"] == {"scheduler": None, "workers": None}
+    assert params["prepare"] == {
+        "test_size": bench_scale.TEST_SIZE,
+        "seed": bench_scale.SEED,
+        "sample": None,
+        "min_rows_per_class": 3,
+        "schema": {},
+    }
+    assert params["evaluate"] == mine["evaluate"]
+    said = capsys.readouterr().out
+    assert "train.estimator: 'sklearn.linear_model.LogisticRegression' -> 'auto'" in said
+    assert "prepare.sample: 0.1 -> None" in said and "data.drop: ['id'] -> []" in said
+    assert "data.source" not in said and params["data"]["source"] == "data/raw/scale_10.csv"
+    # the plain script is written from the same settings
+    for key, value in bench_scale.PLAIN_KWARGS.items():
+        assert f"{key}={value!r}" in bench_scale.PLAIN_SCRIPT
