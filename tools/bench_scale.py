@@ -243,7 +243,8 @@ def project_on(root: Path, data: Path, dest: Path) -> Path:
     for (section, key), value in pinned_params(data).items():
         part = params.setdefault(section, {})
         if key in part and part[key] != value and (section, key) not in _THE_TABLES:
-            print(f"bench: {section}.{key}: {part[key]!r} -> {value!r}, as the plain script")
+            why = "to train what the plain script trains"
+            print(f"bench: {section}.{key}: {part[key]!r} -> {value!r}, {why}")
         part[key] = value
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return repo
