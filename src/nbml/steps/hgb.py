@@ -116,6 +116,7 @@ def _walk(tree: Any, rows_binned: np.ndarray, missing_bin: int) -> tuple[np.ndar
     leaf_node = nodes["is_leaf"].astype(bool)
     node = np.zeros(len(rows_binned), dtype=np.int64)
     passes: dict[int, np.ndarray] = {}
+    sets = bitset_table(tree.binned_left_cat_bitsets)  # once a tree, not once a depth
     walking = np.flatnonzero(~leaf_node[node])
     while len(walking):
         at = node[walking]
@@ -128,7 +129,6 @@ def _walk(tree: Any, rows_binned: np.ndarray, missing_bin: int) -> tuple[np.ndar
         below = value <= nodes["bin_threshold"][at]
         categorical = nodes["is_categorical"][at].astype(bool)
         if categorical.any():
-            sets = bitset_table(tree.binned_left_cat_bitsets)
             below[categorical] = sets[nodes["bitset_idx"][at[categorical]], value[categorical]]
         left = np.where(value == missing_bin, nodes["missing_go_to_left"][at].astype(bool), below)
         node[walking] = np.where(left, nodes["left"][at], nodes["right"][at])
