@@ -194,10 +194,12 @@ def children_cpu(before: resource.struct_rusage) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-# What the copy's params.yaml is given: (section, key) -> value. Whatever the user's
-# params.yaml says, the pipeline then trains what the plain script trains, on every
-# row, on this machine: the comparison stays like for like.
 def pinned_params(data: Path) -> dict[tuple[str, str], object]:
+    """What the copy's params.yaml is given, (section, key) -> value.
+
+    Whatever the user's params.yaml says, the pipeline then trains what the
+    plain script trains, on every row, on this machine: like for like.
+    """
     return {
         # the benchmark's table and how it is written, not the user's
         ("data", "source"): f"data/raw/{data.name}",

@@ -113,19 +113,31 @@ def test_fixed_costs_table_sums_the_parts_and_leaves_the_rest_to_dvc(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_the_copy_leaves_out_the_users_own_dvc_tracked_tables(tmp_path):
-    """A user who `dvc add`-ed a table of their own: the copy has its .dvc file but not
-    the file, and `dvc repro` would stop there; the benchmark's table is used instead."""
+def copy_of_users_project(tmp_path, params: dict, files: dict[str, str] | None = None):
+    """bench_scale's copy of a user's project (``params`` and ``files``, in git) on a
+    one-row table, scale_10.csv."""
     root = tmp_path / "project"
-    (root / "data" / "raw").mkdir(parents=True)
-    (root / "params.yaml").write_text("data:\n  source: penguins\n  target: species\n")
-    (root / "data" / "raw" / "mine.csv.dvc").write_text("outs:\n- path: mine.csv\n")
-    (root / "data" / "raw" / "kept.csv").write_text("a\n1\n")
-    (root / "data" / "raw" / "kept.csv.dvc").write_text("outs:\n- path: kept.csv\n")
+    root.mkdir()
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    for name, text in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     table = tmp_path / "scale_10.csv"
     table.write_text("x\n1\n")
-    repo = bench_scale.project_on(root, table, tmp_path / "copy")
+    return bench_scale.project_on(root, table, tmp_path / "copy")
+
+
+def test_the_copy_leaves_out_the_users_own_dvc_tracked_tables(tmp_path):
+    """A user who `dvc add`-ed a table of their own: the copy has its .dvc file but not
+    the file, and `dvc repro` would stop there; the benchmark's table is used instead."""
+    files = {
+        "data/raw/mine.csv.dvc": "outs:\n- path: mine.csv\n",
+        "data/raw/kept.csv": "a\n1\n",
+        "data/raw/kept.csv.dvc": "outs:\n- path: kept.csv\n",
+    }
+    params = {"data": {"source": "penguins", "target": "species"}}
+    repo = copy_of_users_project(tmp_path, params, files)
     raw = repo / "data" / "raw"
     assert not (raw / "mine.csv.dvc").exists() and (raw / "kept.csv.dvc").exists()
     assert (raw / "scale_10.csv").read_text() == "x\n1\n"
@@ -137,8 +149,6 @@ def test_the_copy_trains_what_the_plain_script_trains_whatever_the_users_params(
 ):
     """A user's own estimator, sample or cluster would make the two sides train different
     things; the copy gets the plain script's, says so, and keeps the user's other params."""
-    root = tmp_path / "project"
-    root.mkdir()
     mine = {
         "data": {"source": "data/raw/mine.csv", "target": "y", "drop": ["id"]},
         "compute": {"scheduler": "tcp://127.0.0.1:8786", "workers": None},
@@ -146,13 +156,8 @@ def test_the_copy_trains_what_the_plain_script_trains_whatever_the_users_params(
         "train": {"estimator": "sklearn.linear_model.LogisticRegression", "kwargs": {"C": 2}},
         "evaluate": {"importance_sample": 500},
     }
-    (root / "params.yaml").write_text(yaml.safe_dump(mine))
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    table = tmp_path / "scale_10.csv"
-    table.write_text("x\n1\n")
-    params = yaml.safe_load(
-        (bench_scale.project_on(root, table, tmp_path / "copy") / "params.yaml").read_text()
-    )
+    repo = copy_of_users_project(tmp_path, mine)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["train"] == {"estimator": "auto", "kwargs": bench_scale.PLAIN_KWARGS}
     assert params["compute"] == {"scheduler": None, "workers": None}
     assert params["prepare"] == {
