@@ -492,3 +492,29 @@ def test_the_majority_baseline_on_the_cluster_is_that_of_one_machine(cluster):
         train["label"], compute_frame(test, 3)["label"], classes, METRICS
     )
     assert on_cluster == {**alone, "metrics": pytest.approx(alone["metrics"], abs=1e-6)}
+
+
+def _pause_above(fraction: float, dask_worker=None) -> None:
+    # the worker's own memory monitor pauses it above this share of its limit
+    dask_worker.memory_manager.memory_pause_fraction = fraction
+
+
+def test_workers_paused_at_their_memory_limit_stop_the_stage_naming_the_param(
+    cluster, monkeypatch, capfd
+):
+    from nbml.steps import cluster as on_cluster
+
+    monkeypatch.setattr(on_cluster, "WATCH_SECONDS", 0.2)
+    monkeypatch.setattr(on_cluster, "PAUSED_SECONDS", 1.0)
+    frame = compute_frame(table(2000), 4)
+    client = cluster.client
+    client.run(_pause_above, 0.001)  # every worker is above 0.1% of its limit
+    try:
+        with pytest.raises(ClusterError, match="paused at its memory limit.*compute.worker_memory"):
+            on_cluster.computed("the training split", frame["a"].sum())
+        assert "every worker is paused" in capfd.readouterr().err
+    finally:
+        client.run(_pause_above, 0.8)
+    # once a worker runs again, the same work finishes
+    (total,) = on_cluster.computed("the training split", frame["a"].sum())
+    assert total == pytest.approx(table(2000)["a"].sum())

@@ -42,9 +42,10 @@ def big_csv(tmp_path_factory) -> tuple[Path, int]:
 
 @pytest.fixture(scope="module")
 def workers():
-    # blocks of 32 MB: several partitions per worker, each far below its limit
+    # blocks of 32 MB: several partitions per worker. The limit leaves room for the
+    # memory a worker cannot give back: at 600 MiB, both workers could stay paused.
     cluster.BLOCK_BYTES, saved = 32 * 2**20, cluster.BLOCK_BYTES
-    backend = compute.start("local", 2, "600MiB")
+    backend = compute.start("local", 2, "1GiB")
     yield backend
     compute.stop()
     cluster.BLOCK_BYTES = saved

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from distributed import Client, KilledWorker, LocalCluster
+from distributed import Client, KilledWorker, LocalCluster, default_client, wait
 from distributed.comm.core import CommClosedError
 
 from nbml.errors import ClusterError, DataError
@@ -38,6 +39,10 @@ BLOCK_BYTES = 32 * 1024 * 1024
 # Encodings whose bytes can be cut anywhere between lines (utf-16 cannot).
 _BLOCK_SAFE = re.compile(r"^(utf-8|utf_8|ascii|latin|iso8859|iso-8859|cp\d+|windows-\d+)")
 CONNECT_TIMEOUT = "10s"
+# How often a computation looks at the workers while it waits, and how long
+# every worker may stay paused at its memory limit before the stage gives up.
+WATCH_SECONDS = 5.0
+PAUSED_SECONDS = 60.0
 SPLIT_HASH_KEY = "nbml-split-0000"
 # Rows of the first partition overview looks at for an example value.
 EXAMPLE_ROWS = 1000
@@ -121,9 +126,9 @@ def _read_source(path: Path, csv: Any = None) -> dd.DataFrame:
 
 
 def computed(what: str, *collections: Any) -> tuple[Any, ...]:
-    """dask.compute, with a lost worker or a parse error named instead of a traceback."""
+    """dask.compute, with a lost worker, a parse error or a stall named instead of a traceback."""
     try:
-        return dask.compute(*collections)
+        return _watched(what, collections)
     except (ValueError, TypeError) as exc:
         raise DataError(what, [f"the cluster could not read or convert it: {exc}"]) from None
     except (KilledWorker, CommClosedError) as exc:
@@ -131,6 +136,48 @@ def computed(what: str, *collections: Any) -> tuple[Any, ...]:
             f"{what}: the cluster lost the work ({exc}); Dask ran it again on other workers "
             "until it gave up: check the workers' logs and memory (compute.worker_memory)"
         ) from None
+
+
+def _watched(what: str, collections: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The results, computed on the client's cluster while watching that the work can run.
+
+    A worker above 80% of its memory limit pauses: it runs nothing until its
+    memory falls, and memory the process cannot give back never falls. When
+    every worker stays paused, nothing would ever finish; the stage says so
+    instead of waiting for ever.
+    """
+    try:
+        client = default_client()
+    except ValueError:  # no cluster: Dask's own schedulers never pause
+        return dask.compute(*collections)
+    futures = client.compute(list(collections))
+    paused_since: float | None = None
+    while True:
+        try:
+            wait(futures, timeout=WATCH_SECONDS)
+            return tuple(client.gather(futures))
+        except TimeoutError:
+            pass
+        if not _every_worker_paused(client):
+            paused_since = None
+            continue
+        now = time.monotonic()
+        if paused_since is None:
+            paused_since = now
+            progress(f"{what}: every worker is paused at its memory limit; waiting for memory")
+        elif now - paused_since >= PAUSED_SECONDS:
+            client.cancel(futures)
+            raise ClusterError(
+                f"{what}: every worker stayed paused at its memory limit for "
+                f"{PAUSED_SECONDS:.0f} s, so nothing could run; give each worker more memory "
+                "(params.yaml compute.worker_memory), add workers, or read fewer rows "
+                "(prepare.sample)"
+            )
+
+
+def _every_worker_paused(client: Client) -> bool:
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return bool(workers) and all(w.get("status") == "paused" for w in workers.values())
 
 
 # -- checking -----------------------------------------------------------------------
