@@ -120,6 +120,17 @@ def test_empty_column_listed_in_drop_is_accepted(penguins):
     )
 
 
+def test_a_misspelt_data_drop_name_is_named_with_the_column_it_meant(penguins):
+    # the empty column the user meant to drop is still refused, and the typo is told beside it
+    err = problems_of(penguins.assign(notes=np.nan), drop=["note"])
+    assert "column 'notes': entirely empty" in str(err)
+    assert (
+        "params.yaml data.drop names column 'note', which the data does not have "
+        "(did you mean 'notes'?); columns: species, island, bill_length_mm" in str(err)
+    )
+    assert str(err).startswith("data.source=my.csv: 2 problem(s):")
+
+
 def test_duplicated_column_names(penguins):
     df = pd.concat([penguins, penguins[["island"]]], axis=1)
     err = problems_of(df)

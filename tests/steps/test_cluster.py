@@ -115,14 +115,17 @@ def test_the_same_problems_are_found_on_the_cluster(cluster, tmp_path):
     (tmp_path / "raw").mkdir()
     df.to_csv(tmp_path / "raw" / "bad.csv", index=False)
     frame = data.load_source("raw/bad.csv", root=tmp_path, raw_dir="raw")
+    drop = ["colur"]  # a typo: told on both, with the column it meant
     with pytest.raises(DataError) as on_cluster:
-        validate.validate_source(frame, "raw/bad.csv", "label", 0.25, 10)
+        validate.validate_source(frame, "raw/bad.csv", "label", 0.25, 10, drop=drop)
     with pytest.raises(DataError) as alone:
         local = data.read_csv(tmp_path / "raw" / "bad.csv")
-        validate.validate_source(local, "raw/bad.csv", "label", 0.25, 10)
+        validate.validate_source(local, "raw/bad.csv", "label", 0.25, 10, drop=drop)
     heads = sorted(p.split(":")[0] + p.split(":")[1] for p in on_cluster.value.problems)
     assert heads == sorted(p.split(":")[0] + p.split(":")[1] for p in alone.value.problems)
     assert any("mixed types" in p and "31 number" in p for p in on_cluster.value.problems)
+    meant = "'colur', which the data does not have (did you mean 'colour'?)"
+    assert any(meant in p for p in on_cluster.value.problems)
 
 
 def test_a_class_too_small_is_refused_on_the_cluster(cluster):

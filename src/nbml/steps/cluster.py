@@ -237,6 +237,7 @@ def validate_source(
     problems = validate._duplicate_name_problems(frame._meta)
     schema = dict(schema or {})
     problems += validate._declared_type_problems(schema, frame._meta)
+    problems += validate._unknown_drop_problems(drop, frame._meta)
     if target not in columns:
         problems.append(
             f"target column '{target}' (params.yaml data.target) not found; "

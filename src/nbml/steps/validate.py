@@ -19,6 +19,7 @@ columns that the fitted model never saw in training.
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from typing import Any
 
@@ -207,6 +208,7 @@ def validate_source(
     frame.columns = [str(c) for c in frame.columns]
     schema = dict(schema or {})
     problems += _declared_type_problems(schema, frame)
+    problems += _unknown_drop_problems(drop, frame)
     overrides = {k: v for k, v in schema.items() if k in frame.columns and v in SCHEMA_TYPES}
     if target not in frame.columns:
         problems.append(
@@ -256,6 +258,27 @@ def _declared_type_problems(schema: dict[str, str], frame: pd.DataFrame) -> list
                 f"params.yaml prepare.schema.{name}: unknown type '{kind}'; "
                 f"allowed: {', '.join(SCHEMA_TYPES)}"
             )
+    return problems
+
+
+def _unknown_drop_problems(drop: list[str] | None, frame: pd.DataFrame) -> list[str]:
+    """params.yaml data.drop entries naming a column the data lacks (a typo, most often).
+
+    Told here, with the other problems, rather than in explore: a misspelt
+    name would otherwise leave the column it meant checked, and an empty one
+    refused with a hint to list it in data.drop, where it seems to be.
+    """
+    columns = [str(c) for c in frame.columns]
+    problems = []
+    for name in drop or []:
+        if str(name) in columns:
+            continue
+        close = difflib.get_close_matches(str(name), columns, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        problems.append(
+            f"params.yaml data.drop names column '{name}', which the data does not have{hint}; "
+            f"columns: {shorten(columns, 'columns', 30)}"
+        )
     return problems
 
 
