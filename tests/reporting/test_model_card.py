@@ -148,3 +148,36 @@ def test_a_regression_card_says_what_quantity_it_predicts_with_slices_and_no_cla
     assert "# Errors by range of the target" in text and "# Per-class results" not in text
     assert "consumption is above" in text and "Largest errors where consumption" in text
     assert "training mean of consumption" in text and "Small classes" not in text
+
+
+def test_the_card_names_boolean_and_date_columns_among_those_used():
+    from sklearn.dummy import DummyRegressor  # lazy: only this test fits one
+
+    y = pd.Series([1.0, 2.0, 3.0, 4.0], name="price")
+    model = DummyRegressor(strategy="median").fit(pd.DataFrame({"weight": y}), y)
+    reference = baseline.baseline("regression", y, y, names=["r2"])
+    facts = card.CardFacts(
+        target="price",
+        task="regression",
+        source="data/raw/sales.csv",
+        train_rows=4,
+        test_rows=4,
+        feature_types={
+            "numeric": ["weight"],
+            "categorical": [],
+            "boolean": ["is_new"],
+            "dates": {"sold on": "%d.%m.%Y"},
+            "dropped": {"ref": "identifier"},
+        },
+        scores={"r2": 0.0},
+        baseline=reference,
+        baseline_text=baseline.describe(reference, "price"),
+        per_class=slices.error_by_quantile(y, y.to_numpy()),
+        weakest="",
+    )
+    text = card.build_card(model, facts, "0" * 32).render()
+    assert "from the columns weight, is_new, sold on." in text
+    assert (
+        "Numeric columns: weight; categorical columns: none; boolean columns: is_new; "
+        "date columns: sold on." in text
+    )

@@ -80,6 +80,21 @@ def test_the_summary_shows_data_model_headline_and_weakest_class(files):
     assert '<script src="status.js"></script>' in page and "http" not in page
 
 
+def test_booleans_and_dates_are_counted_among_the_columns_used(files):
+    types = {
+        "numeric": ["bill_length_mm"],
+        "categorical": ["island"],
+        "boolean": ["is_active"],
+        "dates": {"sign-up date": "%d/%m/%Y"},
+        "dropped": {},
+    }
+    files["feature_types"].write_text(json.dumps(types))
+    text = re.sub(r"<[^>]+>", "", overview.render(overview.gather(PARAMS, "classification", files)))
+    assert (
+        "4 columns used: bill_length_mm, island, is_active, sign-up date. Left out: none." in text
+    )
+
+
 def test_same_inputs_give_the_same_summary(files):
     first = overview.render(overview.gather(PARAMS, "classification", files))
     assert overview.render(overview.gather(PARAMS, "classification", files)) == first

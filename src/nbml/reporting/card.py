@@ -23,7 +23,7 @@ from skops import card as skops_card
 
 from nbml.steps import slices
 from nbml.steps.per_class import readable
-from nbml.steps.summary import definition, fmt
+from nbml.steps.summary import columns_by_kind, columns_used, definition, fmt
 
 # A class with fewer test rows than this gets a warning in the card's limits.
 SMALL_CLASS_ROWS = 30
@@ -123,6 +123,17 @@ def _names(columns: list[str] | None) -> str:
     return ", ".join(columns or []) or "none"
 
 
+def _columns_sentence(types: dict[str, Any]) -> str:
+    """'Numeric columns: ...; categorical columns: ...', then booleans and dates if any."""
+    parts = [
+        f"{word} columns: {_names(names)}"
+        for word, names in columns_by_kind(types).items()
+        if names or word in ("numeric", "categorical")
+    ]
+    sentence = "; ".join(parts)
+    return sentence[:1].upper() + sentence[1:] + "."
+
+
 def _what_it_predicts(model: Any, facts: CardFacts, used: list[str]) -> str:
     if _regression(facts):
         kind = f"a number: regression of the quantity `{facts.target}`"
@@ -144,14 +155,13 @@ def _results(facts: CardFacts) -> dict[str, pd.DataFrame]:
 def _sections(model: Any, facts: CardFacts, md5: str) -> dict[str, Any]:
     types = facts.feature_types
     estimator = estimator_of(model)
-    used = list(types.get("numeric") or []) + list(types.get("categorical") or [])
+    used = columns_used(types)
     split = "split by quantile of the target" if _regression(facts) else "a stratified split"
     return {
         "What it predicts": _what_it_predicts(model, facts, used),
         "Training data": (
             f"Source `{facts.source}`: {facts.train_rows} training rows, {facts.test_rows} "
-            f"test rows ({split}). Numeric columns: {_names(types.get('numeric'))}; "
-            f"categorical columns: {_names(types.get('categorical'))}."
+            f"test rows ({split}). {_columns_sentence(types)}"
         ),
         "Metrics (test split)": _metrics_table(facts),
         **_results(facts),

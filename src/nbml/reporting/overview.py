@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from nbml.errors import ReportError
 from nbml.project import parse_file
 from nbml.steps import per_class, slices
-from nbml.steps.summary import definition, fmt, higher_is_better, reading_order
+from nbml.steps.summary import columns_used, definition, fmt, higher_is_better, reading_order
 
 BASES = (("HEAD", "vs last commit"), ("main", "vs main"))
 # Written next to the index by `make repro` / `make status` (nbml.reporting.status);
@@ -118,7 +118,7 @@ def _code_list(names: list[str]) -> str:
 
 def _data_html(f: Facts) -> str:
     types = f.feature_types
-    used = list(types.get("numeric") or []) + list(types.get("categorical") or [])
+    used = columns_used(types)
     dropped = types.get("dropped") or {}
     left_out = (
         "; ".join(f"<code>{escape(c)}</code> ({escape(why)})" for c, why in dropped.items())

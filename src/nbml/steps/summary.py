@@ -5,6 +5,8 @@ at the top of the index), the live status of ``reports/status.js``, the
 comparison page and the pull-request report: METRIC_INFO is the one place that
 says which way each metric is better. Plain
 Python, no data libraries: what it says about a metric is the same everywhere.
+It also names the columns a model uses (:func:`columns_used`), for the card and
+the index alike.
 """
 
 from __future__ import annotations
@@ -56,6 +58,32 @@ METRIC_INFO: dict[str, tuple[bool, str]] = {
 }
 SIGNIFICANT = 3
 MAX_SIGNIFICANT = 12
+
+# The feature kinds of data/features/feature_types.json a model takes as input, in the
+# order the card and the index name them, with the words they are named by.
+USED_KINDS = (
+    ("numeric", "numeric"),
+    ("categorical", "categorical"),
+    ("boolean", "boolean"),
+    ("dates", "date"),
+)
+
+
+def columns_by_kind(feature_types: Mapping[str, object]) -> dict[str, list[str]]:
+    """The columns a model uses, by kind ('numeric', 'categorical', 'boolean', 'date').
+
+    ``feature_types`` is featurize's record (data/features/feature_types.json):
+    lists of names for numbers, categories and booleans, and a mapping of date
+    columns to their format. Every column the model takes is in one of them.
+    """
+    return {
+        word: [str(name) for name in (feature_types.get(key) or [])] for key, word in USED_KINDS
+    }
+
+
+def columns_used(feature_types: Mapping[str, object]) -> list[str]:
+    """Every column a model uses: numbers, categories, booleans, then dates."""
+    return [name for names in columns_by_kind(feature_types).values() for name in names]
 
 
 def higher_is_better(name: str) -> bool:
