@@ -35,15 +35,12 @@ def _lock(root: Path, params: dict) -> None:
     (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": stage}}))
 
 
-@pytest.fixture(scope="module")
-def dated(tmp_path_factory) -> Path:
-    """A trained project whose table has one column of each kind (dates as ISO text)."""
-    root = tmp_path_factory.mktemp("dated") / "project"
+def _trained_project(root: Path, train: pd.DataFrame, test: pd.DataFrame) -> Path:
+    """A project at ROOT whose model is trained on TRAIN (target 'label'), as the stages would."""
     root.mkdir()
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(ROOT / name, root / name)
     P, params = paths(root), Project.load(root).params
-    train, test = table(seed=0), table(seed=1, n=120)
     data.write_parquet(train, P.train)
     data.write_parquet(test, P.test)
     types = features.infer_feature_types(train, "label")
@@ -56,6 +53,44 @@ def dated(tmp_path_factory) -> Path:
     model.save_model(model.compose(pre, estimator), P.model)
     _lock(root, params)
     return root
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory) -> Path:
+    """A trained project whose table has one column of each kind (dates as ISO text)."""
+    root = tmp_path_factory.mktemp("dated") / "project"
+    return _trained_project(root, table(seed=0), table(seed=1, n=120))
+
+
+def _with_gappy_boolean(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """member as True/False with gaps: an object column of bools and None, as a CSV of
+    True/False with empty cells reads, or a Parquet column of pandas' nullable booleans
+    once prepare has loaded it."""
+    rng = np.random.default_rng(seed)
+    member = pd.Series(rng.choice([True, False], len(frame)), dtype=object)
+    member[rng.random(len(frame)) < 0.3] = None
+    return frame.assign(member=member)
+
+
+@pytest.fixture(scope="module")
+def gappy(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("gappy") / "project"
+    train = _with_gappy_boolean(table(seed=0), 0)
+    return _trained_project(root, train, _with_gappy_boolean(table(seed=1, n=120), 1))
+
+
+def test_a_boolean_column_with_gaps_takes_json_booleans(gappy):
+    test = pd.read_parquet(paths(gappy).test).head(20)
+    assert test["member"].dtype == object and test["member"].isna().any()
+    rows = json.loads(test.drop(columns="label").to_json(orient="records"))
+    assert {row["member"] for row in rows} == {True, False, None}
+    with TestClient(create_app(Settings(gappy))) as client:
+        answer = client.post("/predict", json={"rows": rows})
+        member = [f for f in client.get("/metadata").json()["features"] if f["name"] == "member"]
+    assert answer.status_code == 200, answer.text
+    assert member[0]["kind"] == "boolean"
+    expected = model.load_model(paths(gappy).model).predict(test.drop(columns="label"))
+    assert [p["label"] for p in answer.json()["predictions"]] == list(expected)
 
 
 def test_the_fast_path_declines_cleanly_and_answers_stay_the_models(dated):

@@ -44,11 +44,21 @@ def _plain(value: Any) -> Any:
 
 
 def column_kind(values: pd.Series) -> str:
-    if ptypes.is_bool_dtype(values):
+    if ptypes.is_bool_dtype(values) or _booleans_with_gaps(values):
         return BOOLEAN
     if ptypes.is_numeric_dtype(values):
         return NUMBER
     return TEXT
+
+
+def _booleans_with_gaps(values: pd.Series) -> bool:
+    """An object column of True/False and missing values: how a CSV column of True/False
+    with empty cells reads, and how prepare stores pandas' nullable booleans. A request
+    sends such values as JSON true/false, not as text."""
+    if values.dtype != object:
+        return False
+    present = values.dropna()
+    return len(present) > 0 and all(isinstance(v, (bool, np.bool_)) for v in present.unique())
 
 
 def column_spec(name: str, values: pd.Series, used: bool, categorical: bool) -> ColumnSpec:
