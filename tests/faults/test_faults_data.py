@@ -61,6 +61,24 @@ def test_empty_file(raw):
         load_raw(raw, "blank.csv")
 
 
+def test_a_file_cut_short_in_its_last_row_is_refused(raw):
+    rows = "".join(f"{i},{i * 1.5},{'x' if i % 2 else 'y'}\n" for i in range(40))
+    whole = "label,size,kind\n" + rows
+    (raw / "data/raw/cut.csv").write_text(whole + "1,45.8")  # the copy stopped mid-row
+    with pytest.raises(DataError) as err:
+        load_raw(raw, "cut.csv")
+    assert str(err.value).startswith(f"{raw / 'data/raw/cut.csv'}: 1 problem(s):")
+    assert (
+        "the last line has 2 of the header's 3 fields and the file ends without a line break "
+        "('1,45.8'): it looks cut short" in str(err.value)
+    )
+    # a whole last line without a line break, or with a quoted value over two lines, is fine
+    (raw / "data/raw/whole.csv").write_text(whole + "1,45.8,x")
+    assert len(load_raw(raw, "whole.csv")) == 41
+    (raw / "data/raw/quoted.csv").write_text(whole + '1,2.5,"two\nlines"')
+    assert load_raw(raw, "quoted.csv")["kind"].iloc[-1] == "two\nlines"
+
+
 def test_header_only_file(raw):
     (raw / "data/raw/header.csv").write_text("a,b,species\n")
     err = problems_of(load_raw(raw, "header.csv"))

@@ -422,6 +422,40 @@ def _header_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[
     return problems
 
 
+# The end of a CSV file looked at for a last line cut short (an interrupted copy).
+TAIL_BYTES = 1 << 16
+
+
+def _truncation_problems(path: Path, dialect: CsvDialect, df: pd.DataFrame) -> list[str]:
+    """A last line that is cut short: no line break after it and fewer fields than the header.
+
+    pandas fills a short row's missing fields with NaN, so a file cut in the middle
+    of a row (a copy or download that stopped) would train on a half row, its last
+    value cut too ('4' for '45.86'). A file whose last line is whole but has no line
+    break, and a last line inside a quoted multi-line value, are not refused.
+    """
+    if codecs.lookup(dialect.encoding).name.startswith(("utf-16", "utf-32")):
+        return []  # a byte offset may fall inside a character; no such file is cut here
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")) or (b"\n" not in tail and size > TAIL_BYTES):
+        return []
+    last = tail.rsplit(b"\n", 1)[-1].decode(dialect.encoding, errors="replace")
+    if last.count('"') % 2:
+        return []  # the end of a quoted value that began on an earlier line
+    fields = next(csv.reader([last], delimiter=dialect.delimiter, skipinitialspace=True), [])
+    expected = df.shape[1] + (0 if isinstance(df.index, pd.RangeIndex) else df.index.nlevels)
+    if len(fields) >= expected:
+        return []
+    return [
+        f"the last line has {len(fields)} of the header's {expected} fields and the file ends "
+        f"without a line break ({last[:40]!r}): it looks cut short (an interrupted copy, "
+        "download or export); get the whole file again, or remove that line"
+    ]
+
+
 # Cells (rows x columns) read at a time: about 64 MB as floats, whatever the table's size.
 READ_CHUNK_CELLS = 1 << 23
 # Reading a big file says how far it got each time this many more cells were read
@@ -571,7 +605,7 @@ def read_csv(
     """Read a CSV file in its detected (or configured) dialect; errors name the file."""
     dialect = dialect or sniff_csv(path, options)
     df, dialect = _read_decoded(path, dialect, csv_options(options)["encoding"] == AUTO)
-    problems = _header_problems(path, dialect, df)
+    problems = _header_problems(path, dialect, df) + _truncation_problems(path, dialect, df)
     if problems:
         raise DataError(f"{path}", problems)
     # spaces around a name would make data.target or data.drop not find it
