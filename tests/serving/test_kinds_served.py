@@ -122,3 +122,17 @@ def test_predict_takes_the_raw_date_column(dated):
             "description"
         ]
     )
+
+
+def test_only_categories_and_booleans_list_the_values_training_saw(dated):
+    # an identifier, a date or free text has a value per row: listing them would publish
+    # the training split's names and dates in /metadata and fill the try-it page
+    with TestClient(create_app(Settings(dated))) as client:
+        features = {f["name"]: f for f in client.get("/metadata").json()["features"]}
+        page = client.get("/").text
+    listed = {name for name, f in features.items() if f["categories"]}
+    assert listed == {"shop", "member"}
+    shops = pd.read_parquet(paths(dated).train)["shop"]
+    assert features["shop"]["categories"] == sorted(shops.unique())
+    assert '<input type="text" id="f0" name="when" data-column="when" data-kind="text"' in page
+    assert 'name="shop" data-column="shop" data-kind="text"><option value="">' in page

@@ -68,7 +68,10 @@ def request_specs(project: Project, lock: dict[str, Any], stage: str) -> list[Co
     # every column of a feature kind (dates and booleans too); all when the file is missing
     kinds = ("numeric", "categorical", "boolean", "dates")
     used = {str(c) for kind in kinds for c in types.get(kind, [])} or set(columns)
-    return feature_specs(train, columns, used, set(types.get("categorical", [])))
+    # the values seen are listed for categories and booleans only (all without the file)
+    listed = {str(c) for kind in ("categorical", "boolean") for c in types.get(kind, [])}
+    categorical = set(types.get("categorical", []))
+    return feature_specs(train, columns, used, categorical, listed if types else None)
 
 
 def describe(project: Project, lock: dict[str, Any], stage: str, md5: str) -> dict[str, Any]:

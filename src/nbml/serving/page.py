@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from nbml.serving.schema import BOOLEAN, NUMBER, ColumnSpec
+from nbml.serving.schema import BOOLEAN, NUMBER, TEXT, ColumnSpec
 from nbml.serving.service import Service
 
 STYLE = """
@@ -77,9 +77,11 @@ def field_html(i: int, spec: ColumnSpec, value: Any) -> str:
     """One labelled form field for a column."""
     name = html.escape(spec.name)
     attrs = f'id="f{i}" name="{name}" data-column="{name}" data-kind="{spec.kind}"'
+    shown = "" if value is None else html.escape(str(value))
     if spec.kind == NUMBER and not spec.categories:
-        shown = "" if value is None else html.escape(str(value))
         field = f'<input type="number" step="any" {attrs} value="{shown}">'
+    elif spec.kind == TEXT and not spec.categories:  # a date, or text of many values
+        field = f'<input type="text" {attrs} value="{shown}">'
     else:
         choices = spec.categories if spec.kind != BOOLEAN else [False, True]
         options = ['<option value="">(missing)</option>'] + [

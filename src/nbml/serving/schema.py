@@ -61,13 +61,21 @@ def _booleans_with_gaps(values: pd.Series) -> bool:
     return len(present) > 0 and all(isinstance(v, (bool, np.bool_)) for v in present.unique())
 
 
-def column_spec(name: str, values: pd.Series, used: bool, categorical: bool) -> ColumnSpec:
-    """Describe one training column: kind, range or categories, an example value."""
+def column_spec(
+    name: str, values: pd.Series, used: bool, categorical: bool, listed: bool = True
+) -> ColumnSpec:
+    """Describe one training column: kind, range or categories, an example value.
+
+    ``listed``: whether the values training saw are listed as its categories. Only
+    for a column the model takes as categories or booleans: an identifier, a date or
+    free text has as many values as rows, which would fill /metadata and the try-it
+    page with the training split's own identifiers (emails, names) and dates.
+    """
     kind = column_kind(values)
     present = values.dropna()
     example = _plain(present.iloc[0]) if len(present) else None
     categories: list[Any] = []
-    if kind != NUMBER or categorical:
+    if listed and (kind != NUMBER or categorical):
         categories = sorted((_plain(v) for v in present.unique()), key=str)
     low = high = None
     if kind == NUMBER and len(present):
@@ -76,10 +84,18 @@ def column_spec(name: str, values: pd.Series, used: bool, categorical: bool) -> 
 
 
 def feature_specs(
-    train: pd.DataFrame, columns: list[str], used: set[str], categorical: set[str]
+    train: pd.DataFrame,
+    columns: list[str],
+    used: set[str],
+    categorical: set[str],
+    listed: set[str] | None = None,
 ) -> list[ColumnSpec]:
-    """The request columns, in the model's column order."""
-    return [column_spec(c, train[c], c in used, c in categorical) for c in columns]
+    """The request columns, in the model's column order; the values seen are listed for
+    the columns in ``listed`` (None: every column)."""
+    return [
+        column_spec(c, train[c], c in used, c in categorical, listed is None or c in listed)
+        for c in columns
+    ]
 
 
 def _value_type(kind: str) -> Any:
