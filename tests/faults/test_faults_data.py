@@ -149,6 +149,24 @@ def test_a_misspelt_data_drop_name_is_named_with_the_column_it_meant(penguins):
     assert str(err).startswith("data.source=my.csv: 2 problem(s):")
 
 
+def test_infinite_values_are_named_with_their_column_and_rows(penguins):
+    df = penguins.copy()
+    df.loc[[3, 8], "bill_length_mm"] = [np.inf, -np.inf]
+    err = problems_of(df)
+    assert (
+        "column 'bill_length_mm': infinite values: 2 inf or -inf (rows 3, 8), which no model "
+        "can use" in str(err)
+    )
+
+
+def test_infinite_values_read_from_csv_text_are_named(raw):
+    path = raw / "data/raw/ratio.csv"
+    rows = [f"{i % 2},{'inf' if i == 7 else i / 3}" for i in range(40)]
+    path.write_text("label,ratio\n" + "\n".join(rows) + "\n")
+    err = problems_of(load_raw(raw, "ratio.csv"), target="label", min_rows_per_class=2)
+    assert "column 'ratio': infinite values: 1 inf or -inf (row 7)" in str(err)
+
+
 def test_duplicated_column_names(penguins):
     df = pd.concat([penguins, penguins[["island"]]], axis=1)
     err = problems_of(df)

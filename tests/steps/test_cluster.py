@@ -112,6 +112,7 @@ def test_the_same_problems_are_found_on_the_cluster(cluster, tmp_path):
     df = table(3000)
     df["empty"] = np.nan
     df["mixed"] = df["colour"].where(np.arange(len(df)) % 97 != 0, "12")
+    df["ratio"] = np.where(np.arange(len(df)) % 500 == 3, np.inf, 1.5)
     (tmp_path / "raw").mkdir()
     df.to_csv(tmp_path / "raw" / "bad.csv", index=False)
     frame = data.load_source("raw/bad.csv", root=tmp_path, raw_dir="raw")
@@ -124,6 +125,7 @@ def test_the_same_problems_are_found_on_the_cluster(cluster, tmp_path):
     heads = sorted(p.split(":")[0] + p.split(":")[1] for p in on_cluster.value.problems)
     assert heads == sorted(p.split(":")[0] + p.split(":")[1] for p in alone.value.problems)
     assert any("mixed types" in p and "31 number" in p for p in on_cluster.value.problems)
+    assert "column 'ratio': infinite values: 6 inf or -inf, which" in on_cluster.value.problems[-1]
     meant = "'colur', which the data does not have (did you mean 'colour'?)"
     assert any(meant in p for p in on_cluster.value.problems)
 

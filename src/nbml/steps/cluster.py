@@ -219,6 +219,16 @@ def _mixed_problems(frame: dd.DataFrame, columns: list[str], where: str) -> list
     return problems
 
 
+def _infinite_problems(frame: dd.DataFrame, columns: list[str], where: str) -> list[str]:
+    """validate's 'infinite values' problem, counted on the cluster (no row numbers)."""
+    floats = [c for c in columns if pd.api.types.is_float_dtype(frame._meta[c])]
+    if not floats:
+        return []
+    counts = computed(where, *(np.isinf(frame[c]).sum() for c in floats))
+    found = zip(floats, counts, strict=True)
+    return [validate.infinite_message(c, int(n), "") for c, n in found if n]
+
+
 def validate_source(
     frame: dd.DataFrame,
     source: str,
@@ -258,6 +268,7 @@ def validate_source(
         if int(filled[c]) == 0
     ]
     problems += _mixed_problems(frame, textual, where)
+    problems += _infinite_problems(frame, checked, where)
     if task == REGRESSION:
         problems += _quantity_problems(frame, target, int(filled[target]), test_size, where)
     else:

@@ -23,6 +23,7 @@ import difflib
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 from sklearn.compose import ColumnTransformer
@@ -217,7 +218,7 @@ def validate_source(
         )
     checked = [c for c in frame.columns if c not in set(drop or []) or c == target]
     validated, found = _apply_schema(frame, checked, overrides)
-    problems += found
+    problems += found + _infinite_problems(validated, checked)
     labelled = None
     if target in frame.columns:
         try:
@@ -227,6 +228,39 @@ def validate_source(
     if problems or labelled is None:
         raise DataError(where, problems)
     return labelled
+
+
+def infinite_message(column: str, count: int, where_rows: str) -> str:
+    """The problem of a column holding inf or -inf (also said by the cluster's check)."""
+    return (
+        f"column '{column}': infinite values: {count} inf or -inf{where_rows}, which no model "
+        "can use (a division by zero upstream?); replace them with numbers, or leave those "
+        "cells empty to have them imputed"
+    )
+
+
+def _infinite_problems(frame: pd.DataFrame, checked: list[str]) -> list[str]:
+    """One problem per checked float column holding inf or -inf.
+
+    pandas reads 'inf' and 'Infinity' in a CSV as such floats, and a Parquet file
+    keeps them; the stages after prepare would stop on them deep in a plot or a
+    fit, naming no column.
+    """
+    problems = []
+    for column in checked:
+        values = frame[column]
+        if not ptypes.is_float_dtype(values):
+            continue
+        infinite = np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan))
+        if infinite.any():
+            # by index label, as pandera's problems are: the file's row after prepare.sample
+            labels = frame.index[infinite]
+            rows = [
+                int(i)
+                for i in (labels if ptypes.is_integer_dtype(labels) else np.flatnonzero(infinite))
+            ]
+            problems.append(infinite_message(column, len(rows), _where_rows(rows)))
+    return problems
 
 
 def _duplicate_name_problems(df: pd.DataFrame) -> list[str]:
