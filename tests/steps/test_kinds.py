@@ -57,6 +57,20 @@ def test_text_dates_are_read_in_their_format(written, fmt):
         assert out["date__d_minute"].tolist() == days.dt.minute.astype(float).tolist()
 
 
+def test_dates_written_in_several_formats_are_warned_about(capsys):
+    days = pd.Series(pd.date_range("2020-01-01", periods=60, freq="5D"))
+    written = days.dt.strftime("%Y-%m-%d").where(days.index % 2 == 0, days.dt.strftime("%d %b %Y"))
+    frame = pd.DataFrame({"sold": written, "note": [f"lot {i}B" for i in range(60)]})
+    types = features.infer_feature_types(frame.assign(y=["a", "b"] * 30), "y")
+    assert types.kinds["sold"][0] != "date"  # no one format reads it
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "nbml warning" in line]
+    assert warnings == [
+        "nbml warning: column 'sold': its values read as dates only in several formats "
+        "('ISO8601' (50%), '%d %b %Y' (50%) of a sample), so it is used as text, not as a "
+        "date; write the dates in one format, or list the column in params.yaml data.drop"
+    ]
+
+
 def test_day_month_order_that_cannot_be_told_is_refused_naming_the_fix():
     # every day is 12 or less: 01/02/2021 is the 1st of February or the 2nd of January
     days = [f"{d:02d}/{m:02d}/2021" for d in range(1, 13) for m in range(1, 13)]

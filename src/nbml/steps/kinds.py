@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from nbml.errors import FeatureError
-from nbml.messages import shorten
+from nbml.messages import shorten, warn
 from nbml.steps.transformers import FALSE_WORDS, ISO_FORMAT, TRUE_WORDS, parse_dates
 
 # A text column with this share of distinct values carries no pattern a model
@@ -76,7 +76,33 @@ def date_format(values: pd.Series, column: str) -> str | None:
         for fmt in _UNORDERED:
             if _share_parsed(sample, fmt + time) >= DATE_LIKE_SHARE:
                 return fmt + time
+    several = _several_formats(sample)
+    if several:
+        shown = ", ".join(f"'{fmt}' ({share:.0%})" for fmt, share in several)
+        warn(
+            f"column '{column}': its values read as dates only in several formats ({shown} "
+            "of a sample), so it is used as text, not as a date; write the dates in one "
+            "format, or list the column in params.yaml data.drop"
+        )
     return None
+
+
+def _several_formats(sample: pd.Series) -> list[tuple[str, float]]:
+    """The formats that together read the sample as dates when no one of them does, each
+    with the share of the sample it reads first, most first; [] when they do not."""
+    formats = [ISO_FORMAT] + [
+        f + time for time in _TIMES for pair in _ORDERED for f in (*pair, *_UNORDERED)
+    ]
+    unread = pd.Series(True, index=sample.index)
+    found: list[tuple[str, float]] = []
+    while unread.mean() > 1 - DATE_LIKE_SHARE:
+        reads = {f: parse_dates(sample[unread], f).notna() for f in dict.fromkeys(formats)}
+        best = max(reads, key=lambda f: int(reads[f].sum()))
+        if not reads[best].any():
+            return []
+        found.append((best, float(reads[best].sum()) / len(sample)))
+        unread[reads[best][reads[best]].index] = False
+    return found if len(found) > 1 else []
 
 
 def _day_month_order(values: pd.Series, column: str, pair: list[str]) -> list[str]:
