@@ -282,6 +282,21 @@ def test_dates_written_as_text_are_dates_not_identifiers(penguins):
     assert "identifier" in types.dropped["tag"]
 
 
+# -- user-brought data: a Parquet file saved with its index -----------------------
+def test_a_named_parquet_index_is_a_column_and_row_labels_are_not(penguins, tmp_path):
+    (tmp_path / "data/raw").mkdir(parents=True)
+    df = penguins.assign(when=pd.date_range("2020-01-01", periods=len(penguins), freq="D"))
+    df.set_index("when").to_parquet(tmp_path / "data/raw/series.parquet")  # a time series
+    loaded = load_source("data/raw/series.parquet", root=tmp_path, raw_dir="data/raw")
+    assert list(loaded.columns) == ["when", *penguins.columns]
+    assert isinstance(loaded.index, pd.RangeIndex)
+    assert loaded["when"].tolist() == df["when"].tolist()
+    df[df["year"] > 2007].to_parquet(tmp_path / "data/raw/filtered.parquet")  # labels 1, 5, ...
+    loaded = load_source("data/raw/filtered.parquet", root=tmp_path, raw_dir="data/raw")
+    assert list(loaded.columns) == list(df.columns)
+    assert isinstance(loaded.index, pd.RangeIndex)
+
+
 # -- user-brought data: pandas nullable dtypes ----------------------------------
 def test_nullable_dtypes_from_parquet_load_as_plain_missing_values(penguins, tmp_path):
     df = penguins.copy()

@@ -663,9 +663,10 @@ def read_source_file(
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         check_memory(path, parquet_estimate(path, sample), MEMORY_ADVICE)
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types
             raise DataError(f"{path}", [f"cannot be read as Parquet: {exc}"]) from None
+        return _index_as_columns(frame)
     dialect = sniff_csv(path, csv)
     estimate = csv_estimate(path, dialect, sample)
     check_memory(path, estimate, MEMORY_ADVICE)
@@ -674,6 +675,23 @@ def read_source_file(
     release_memory()  # the parser's buffers, freed piece by piece
     progress(f"read {len(df):,} rows x {df.shape[1]} columns from {path.name}")
     return df
+
+
+def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A Parquet file's named index (``df.set_index('when').to_parquet()``) as columns.
+
+    pandas restores a saved index as the frame's index, which every later step
+    ignores: a time series' timestamps, or an id, would be lost without a word.
+    A named level becomes a column of that name; unnamed row labels (a filtered
+    frame saved with its index) are dropped, as a CSV export's would be.
+    """
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
+        return frame
+    named = [name for name in frame.index.names if name is not None]
+    unnamed = [i for i, name in enumerate(frame.index.names) if name is None]
+    if unnamed:
+        frame = frame.reset_index(level=unnamed, drop=True)
+    return frame.reset_index() if named else frame.reset_index(drop=True)
 
 
 MEMORY_ADVICE = (
