@@ -150,11 +150,12 @@ def test_a_regression_card_says_what_quantity_it_predicts_with_slices_and_no_cla
     assert "training mean of consumption" in text and "Small classes" not in text
 
 
-def test_the_card_names_boolean_and_date_columns_among_those_used():
-    from sklearn.dummy import DummyRegressor  # lazy: only this test fits one
+def _dummy_card_text(strategy: str) -> str:
+    """The card of a DummyRegressor on four rows whose columns are of every used kind."""
+    from sklearn.dummy import DummyRegressor  # lazy: only these tests fit one
 
     y = pd.Series([1.0, 2.0, 3.0, 4.0], name="price")
-    model = DummyRegressor(strategy="median").fit(pd.DataFrame({"weight": y}), y)
+    model = DummyRegressor(strategy=strategy).fit(pd.DataFrame({"weight": y}), y)
     reference = baseline.baseline("regression", y, y, names=["r2"])
     facts = card.CardFacts(
         target="price",
@@ -175,9 +176,20 @@ def test_the_card_names_boolean_and_date_columns_among_those_used():
         per_class=slices.error_by_quantile(y, y.to_numpy()),
         weakest="",
     )
-    text = card.build_card(model, facts, "0" * 32).render()
+    return card.build_card(model, facts, "0" * 32).render()
+
+
+def test_the_card_names_boolean_and_date_columns_among_those_used():
+    text = _dummy_card_text("median")
     assert "from the columns weight, is_new, sold on." in text
     assert (
         "Numeric columns: weight; categorical columns: none; boolean columns: is_new; "
         "date columns: sold on." in text
     )
+
+
+def test_a_model_with_every_parameter_at_its_default_gets_a_card():
+    # train.kwargs: {} (or only default values) left skops an empty table, which it refuses
+    text = _dummy_card_text("mean")
+    assert "# Parameters\n\nNone set: every parameter is at DummyRegressor's default." in text
+    assert "strategy" in _dummy_card_text("median")

@@ -84,6 +84,15 @@ def _dropped_table(types: dict[str, Any]) -> pd.DataFrame | str:
     return pd.DataFrame({"column": list(dropped), "why": list(dropped.values())})
 
 
+def _params_table(estimator: Any) -> pd.DataFrame | str:
+    """The parameters set away from the defaults; a sentence when there are none (skops
+    refuses a table without rows, and train.kwargs: {} is a common choice)."""
+    params = main_params(estimator)
+    if not params:
+        return f"None set: every parameter is at {type(estimator).__name__}'s default."
+    return pd.DataFrame([{"parameter": k, "value": repr(v)} for k, v in params.items()])
+
+
 def _regression(facts: CardFacts) -> bool:
     return facts.task == "regression"
 
@@ -166,9 +175,7 @@ def _sections(model: Any, facts: CardFacts, md5: str) -> dict[str, Any]:
         "Metrics (test split)": _metrics_table(facts),
         **_results(facts),
         "Columns left out": _dropped_table(types),
-        "Parameters": pd.DataFrame(
-            [{"parameter": k, "value": repr(v)} for k, v in main_params(estimator).items()]
-        ),
+        "Parameters": _params_table(estimator),
         "Run": (
             f"Model file md5 `{md5}` (as `dvc.lock` records it); the git commit of the run "
             "is on the index page and in the service's `/metadata`."
