@@ -130,6 +130,33 @@ def test_the_same_problems_are_found_on_the_cluster(cluster, tmp_path):
     assert any(meant in p for p in on_cluster.value.problems)
 
 
+def test_a_csv_cut_short_in_its_last_row_is_refused_on_the_cluster(cluster, tmp_path):
+    (tmp_path / "raw").mkdir()
+    rows = "".join(f"{i},{i * 1.5},{'x' if i % 2 else 'y'}\n" for i in range(40))
+    (tmp_path / "raw" / "cut.csv").write_text("label,size,kind\n" + rows + "1,45.8")
+    with pytest.raises(DataError) as err:
+        data.load_source("raw/cut.csv", root=tmp_path, raw_dir="raw")
+    assert (
+        "the last line has 2 of the header's 3 fields and the file ends without a line break "
+        "('1,45.8'): it looks cut short" in str(err.value)
+    )
+    (tmp_path / "raw" / "whole.csv").write_text("label,size,kind\n" + rows + "1,45.8,x")
+    assert len(data.load_source("raw/whole.csv", root=tmp_path, raw_dir="raw")) == 41
+
+
+def test_a_named_parquet_index_is_a_column_on_the_cluster_as_on_one_machine(cluster, tmp_path):
+    (tmp_path / "raw").mkdir()
+    df = table(600).assign(when=pd.date_range("2020-01-01", periods=600, freq="h"))
+    df.set_index("when").to_parquet(tmp_path / "raw" / "series.parquet")
+    df.set_index(["colour", "when"]).to_parquet(tmp_path / "raw" / "levels.parquet")
+    for name in ("series.parquet", "levels.parquet"):
+        frame = data.load_source(f"raw/{name}", root=tmp_path, raw_dir="raw")
+        local = data.read_source_file(tmp_path / "raw" / name)
+        assert list(frame.columns) == list(local.columns)
+        back = frame.compute().reset_index(drop=True)
+        pd.testing.assert_frame_equal(back, local, check_dtype=False)
+
+
 def test_a_class_too_small_is_refused_on_the_cluster(cluster):
     df = table(400)
     df.loc[:2, "label"] = "rare"

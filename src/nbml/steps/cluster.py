@@ -102,10 +102,14 @@ def _read_source(path: Path, csv: Any = None) -> dd.DataFrame:
             frame = dd.read_parquet(path, split_row_groups=True)
         except Exception as exc:  # pyarrow raises several unrelated types
             raise DataError(f"{path}", [f"cannot be read as Parquet: {exc}"]) from None
+        if any(name is not None for name in frame._meta.index.names):
+            # a saved named index (or several levels): columns, as on one machine
+            frame = frame.map_partitions(data._index_as_columns, clear_divisions=True)
         return frame.map_partitions(data.plain_dtypes)
     dialect = data.sniff_csv(path, csv)
     head = data.csv_head(path, dialect)
     problems = data._header_problems(path, dialect, head)
+    problems += data._truncation_problems(path, dialect, head)
     if problems:
         raise DataError(f"{path}", problems)
     for column in data.numbers_read_as_text(head):
