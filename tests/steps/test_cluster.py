@@ -304,6 +304,29 @@ def test_prepared_splits_are_partitioned_parquet_datasets(cluster, tmp_path):
     assert len(data.sample_rows(data.read_parquet(out), 500)) <= 550
 
 
+def test_a_boolean_with_gaps_in_a_decimal_comma_csv_is_split_and_written_on_the_cluster(
+    cluster, tmp_path
+):
+    # true/false with empty cells: an object column of True, False and NaN, which Dask's
+    # made-up meta row cannot type for Parquet (pyarrow: 'Could not convert <object object>')
+    df = table(3000).assign(aktiv=lambda d: np.where(d["a"] > 0, "true", "false"))
+    df.loc[::40, "aktiv"] = ""
+    (tmp_path / "raw").mkdir()
+    df.to_csv(tmp_path / "raw" / "de.csv", sep=";", decimal=",", index=False)
+    frame = data.load_source("raw/de.csv", root=tmp_path, raw_dir="raw")
+    train, test = data.split(frame, "label", 0.25, 42)
+    written = pd.concat(
+        pd.read_parquet(data.write_parquet(part, tmp_path / "prepared" / name))
+        for part, name in ((train, "train.parquet"), (test, "test.parquet"))
+    )
+    local = data.read_csv(tmp_path / "raw" / "de.csv")
+    assert written["a"].sort_values().tolist() == local["a"].sort_values().tolist()
+    assert written["aktiv"].value_counts(dropna=False).to_dict() == {
+        **local["aktiv"].value_counts().to_dict(),
+        None: 75,
+    }
+
+
 @pytest.fixture(scope="module")
 def trained(cluster, tmp_path_factory):
     """The train and evaluate stages' calls on the cluster, and the same data on one machine."""

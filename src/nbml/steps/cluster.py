@@ -341,8 +341,50 @@ def split(frame: dd.DataFrame, test_size: float, seed: int) -> tuple[dd.DataFram
 def write_parquet(frame: dd.DataFrame, path: Path) -> Path:
     """A partitioned Parquet dataset: a folder of part files, written by the workers."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    computed(f"{path}", frame.to_parquet(path, write_index=False, compute=False))
+    schema = _parquet_schema(frame, f"{path}")
+    computed(f"{path}", frame.to_parquet(path, write_index=False, schema=schema, compute=False))
     return path
+
+
+def _value_types(part: pd.DataFrame) -> pd.DataFrame:
+    """Per column of a partition: the Arrow type of its values (null when it has none)."""
+    import pyarrow as pa
+
+    types = [pa.array(part[c].dropna(), from_pandas=True).type for c in part.columns]
+    return pd.DataFrame({"column": list(part.columns), "type": types})
+
+
+def _parquet_schema(frame: dd.DataFrame, what: str) -> Any:
+    """The dataset's Arrow schema, with object columns typed from their values.
+
+    Dask infers the schema from a made-up row of the frame's meta, which with
+    pandas 3 holds a bare ``object()`` in an object column (a boolean with
+    gaps, True/False/NaN, is one): pyarrow cannot type it and the write
+    failed. The types of those columns are read from their values on the
+    workers (one small row per partition and column), so every part file gets
+    the type one machine's ``to_parquet`` would give.
+    """
+    import pyarrow as pa
+
+    meta = frame._meta
+    objects = [c for c in meta.columns if pd.api.types.is_object_dtype(meta[c].dtype)]
+    if not objects:
+        return "infer"
+    empty = pd.DataFrame({"column": pd.Series(dtype=object), "type": pd.Series(dtype=object)})
+    (found,) = computed(
+        f"{what}: the types of {objects}", frame[objects].map_partitions(_value_types, meta=empty)
+    )
+    fields = {
+        f.name: f
+        for f in pa.Schema.from_pandas(
+            dd.utils.meta_nonempty(meta.drop(columns=objects)), preserve_index=False
+        ).remove_metadata()
+    }
+    for column in objects:
+        kinds = set(found.loc[found["column"] == column, "type"]) - {pa.null()}
+        # several types (refused by the checks before a split is written): let pyarrow say
+        fields[column] = pa.field(column, kinds.pop() if len(kinds) == 1 else pa.null())
+    return pa.schema([fields[c] for c in meta.columns])
 
 
 def read_parquet(path: Path) -> dd.DataFrame:
