@@ -49,6 +49,17 @@ def test_text_in_a_numeric_column_names_row_and_column(trained, frame, tmp_path)
         score_file(trained, source, tmp_path / "out.csv", chunk_rows=50)
 
 
+def test_an_infinite_number_names_row_and_column(trained, frame, tmp_path):
+    # the pipeline's imputer raised "Input X contains infinity" with a traceback
+    bad = frame.copy()
+    bad.loc[130, "bill_depth_mm"] = np.inf
+    source = tmp_path / "inf.csv"
+    bad.to_csv(source, index=False)
+    expected = r"row 130, column 'bill_depth_mm': expected number \(finite: training refuses inf"
+    with pytest.raises(ScoringError, match=expected):
+        score_file(trained, source, tmp_path / "out.csv", chunk_rows=50)
+
+
 def test_missing_and_unknown_columns_are_named(trained, frame, tmp_path):
     source = tmp_path / "cols.parquet"
     frame.drop(columns=["year"]).assign(wings=2).to_parquet(source)

@@ -13,6 +13,7 @@ _KIND_WORDS = {
     "float_type": "a number or null",
     "string_type": "text or null",
     "bool_type": "true, false or null",
+    "infinite_number": "a finite number or null (training refuses inf too)",
 }
 
 

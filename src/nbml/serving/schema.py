@@ -10,13 +10,15 @@ Columns the model drops may be sent or left out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic_core import PydanticCustomError
 
 NUMBER, TEXT, BOOLEAN = "number", "text", "boolean"
 # Categories listed in the schema, per column; the rest are still accepted.
@@ -98,10 +100,23 @@ def feature_specs(
     ]
 
 
+def _finite(value: float) -> float:
+    """Infinity (JSON's ``Infinity``, or a number too large such as 1e400) is refused.
+
+    prepare refuses inf in training data; the model never saw one, and the
+    pipeline's imputer raises on it (which was a 500). NaN stays a missing value.
+    """
+    if math.isinf(value):
+        raise PydanticCustomError("infinite_number", "Input should be a finite number")
+    return value
+
+
 def _value_type(kind: str) -> Any:
     # Strict: "3.5" in a numeric column is text, refused, not quietly converted;
     # a JSON integer is still a number.
-    base = {NUMBER: float, TEXT: str, BOOLEAN: bool}[kind]
+    if kind == NUMBER:
+        return Annotated[float, Strict(), AfterValidator(_finite)] | None
+    base = {TEXT: str, BOOLEAN: bool}[kind]
     return Annotated[base, Strict()] | None
 
 

@@ -114,10 +114,14 @@ def typed_chunk(chunk: pd.DataFrame, specs: list[ColumnSpec], first_row: int) ->
         else:
             values = raw.astype("str")
         bad = raw.notna().to_numpy() & values.isna().to_numpy()
+        if spec.kind == NUMBER:  # inf: refused by prepare, and the pipeline's imputer raises
+            bad |= np.isinf(values.to_numpy())
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
+            infinite = spec.kind == NUMBER and bool(np.isinf(values.iloc[r]))
+            finite = " (finite: training refuses inf too)" if infinite else ""
             raise ScoringError(
-                f"row {first_row + r}, column '{spec.name}': expected {spec.kind}, "
+                f"row {first_row + r}, column '{spec.name}': expected {spec.kind}{finite}, "
                 f"got {str(raw.iloc[r])[:40]!r} ({int(bad.sum())} such value(s) in rows "
                 f"{first_row}-{first_row + len(chunk) - 1})"
             )
