@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 import yaml
@@ -70,6 +71,27 @@ def test_malformed_bodies_get_4xx_not_500(client, body, status, words):
     answer = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == status
     assert words in answer.json()["error"]
+
+
+def test_a_column_name_in_another_unicode_form_is_told_apart_from_an_unknown_one():
+    # 'größe' decomposed (o + U+0308): printed, both names look the same
+    from nbml.serving.answers import validation_answer
+
+    sent = unicodedata.normalize("NFD", "größe")
+    errors = [
+        {"type": "missing", "loc": ("body", "rows", 0, "größe")},
+        {"type": "extra_forbidden", "loc": ("body", "rows", 0, sent)},
+    ]
+    status, body = validation_answer(errors, ["größe", "z"])
+    assert status == 422
+    assert body["detail"][1]["column"] == sent
+    assert body["detail"][1]["message"] == (
+        f"row 0: unknown column '{sent}' (the same letters as 'größe' in other Unicode code "
+        "points (6 code points for 5: a combining accent?): send the name in NFC form; "
+        "columns: größe, z)"
+    )
+    _, plain = validation_answer([{**errors[1], "loc": ("body", "rows", 0, "wings")}], ["z"])
+    assert plain["error"] == "row 0: unknown column 'wings' (columns: z)"
 
 
 @pytest.mark.parametrize("number", ["Infinity", "-Infinity", "1e400"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,27 @@ def _shown(value: Any) -> str:
     return json.dumps(value)[:40] if not isinstance(value, dict | list) else type(value).__name__
 
 
+def _same_letters(column: Any, columns: Sequence[str]) -> str:
+    """A hint when an unknown column is a known one written in another Unicode form.
+
+    'größe' typed on one system may arrive decomposed (o + combining diaeresis):
+    printed, both names look the same, and the answer would read "missing
+    column 'größe'; unknown column 'größe'".
+    """
+    if not isinstance(column, str):
+        return ""
+    form = unicodedata.normalize("NFC", column)
+    for known in columns:
+        if form == unicodedata.normalize("NFC", known) and column != known:
+            nfc = unicodedata.is_normalized("NFC", known)
+            how = "in NFC form" if nfc else "as /metadata has it"
+            return (
+                f"the same letters as '{known}' in other Unicode code points ({len(column)} "
+                f"code points for {len(known)}: a combining accent?): send the name {how}; "
+            )
+    return ""
+
+
 def describe_error(error: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
     """One validation error as ``{"row", "column", "message"}``."""
     loc = list(error.get("loc", ()))
@@ -48,7 +70,8 @@ def describe_error(error: dict[str, Any], columns: Sequence[str]) -> dict[str, A
     if kind == "missing" and column is not None:
         message = f"{where}: missing column '{column}' (send null for a missing value)"
     elif kind == "extra_forbidden" and column is not None:
-        message = f"{where}: unknown column '{column}' (columns: {', '.join(columns)})"
+        message = f"{where}: unknown column '{column}' ({_same_letters(column, columns)}"
+        message += f"columns: {', '.join(columns)})"
     elif kind in _KIND_WORDS and column is not None:
         got = _shown(error.get("input"))
         message = f"{where}, column '{column}': expected {_KIND_WORDS[kind]}, got {got}"
