@@ -46,6 +46,21 @@ def test_guard_refuses_before_loading_naming_file_estimate_and_fixes(
     assert "prepare.sample" in text
 
 
+@pytest.mark.parametrize("name", ["big.csv", "big.parquet"])
+def test_with_prepare_sample_set_the_guard_does_not_advise_setting_it(
+    tmp_path, big_csv, monkeypatch, name
+):
+    monkeypatch.setenv(resources.LIMIT_VARIABLE, "200K")
+    monkeypatch.setattr(data, "read_csv", _refuse_to_read)
+    monkeypatch.setattr(data.pd, "read_parquet", _refuse_to_read)
+    with pytest.raises(MemoryLimitError) as info:
+        data.load_source(f"{RAW}/{name}", root=tmp_path, raw_dir=RAW, sample=2000)
+    text = str(info.value)
+    assert "but 0.2 MB is available (NBML_MEMORY_LIMIT). params.yaml prepare.sample is " in text
+    assert "already set (2000), and the file is still read whole" in text
+    assert "set params.yaml prepare.sample" not in text and "Dask cluster" in text
+
+
 def test_estimate_is_close_to_the_loaded_table(tmp_path, big_csv):
     path = tmp_path / big_csv
     estimate = data.csv_estimate(path, data.sniff_csv(path), sample=None)

@@ -661,7 +661,7 @@ def read_source_file(
     if path.stat().st_size == 0:
         raise DataError(f"{path}", ["the file is empty (0 bytes)"])
     if path.name.lower().endswith(PARQUET_SUFFIXES):
-        check_memory(path, parquet_estimate(path, sample), MEMORY_ADVICE)
+        check_memory(path, parquet_estimate(path, sample), memory_advice(sample))
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types
@@ -669,7 +669,7 @@ def read_source_file(
         return _index_as_columns(frame)
     dialect = sniff_csv(path, csv)
     estimate = csv_estimate(path, dialect, sample)
-    check_memory(path, estimate, MEMORY_ADVICE)
+    check_memory(path, estimate, memory_advice(sample))
     progress(f"reading {path.name}: about {estimate.rows:,} rows x {estimate.columns} columns")
     df = read_csv(path, csv, dialect)
     release_memory()  # the parser's buffers, freed piece by piece
@@ -701,6 +701,26 @@ MEMORY_ADVICE = (
     "(params.yaml compute.scheduler, docs/scale.md), or use a machine with more memory "
     "(NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
 )
+
+
+def memory_advice(sample: float | int | None) -> str:
+    """What to do about a table that does not fit; with prepare.sample already set, not that.
+
+    The guard told a user who had set prepare.sample: 20000 to "set params.yaml
+    prepare.sample", which they had: the file is still read whole and the table
+    kept next to the sample, so a smaller sample saves little.
+    """
+    if sample is None:
+        return MEMORY_ADVICE
+    return (
+        f"params.yaml prepare.sample is already set ({sample}), and the file is still read "
+        "whole and kept next to the sample, so a smaller sample saves little. Keep only the "
+        "columns you need in the file, run the stages on a Dask cluster (params.yaml "
+        "compute.scheduler, docs/scale.md), or use a machine with more memory "
+        "(NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+    )
+
+
 # Bytes of a CSV file read to estimate the memory its table takes.
 ESTIMATE_BYTES = 1 << 20
 
