@@ -116,6 +116,30 @@ def test_an_infinite_number_gets_422_naming_the_column_and_nan_is_missing(
     assert answer.json()["predictions"] == model_answers(trained, [missing])
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/csv", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_body_that_is_not_json_gets_415_naming_the_content_type(client, rows, content_type):
+    # a CSV upload, or curl -d without -H: FastAPI does not parse it, which was a 422
+    # "Input should be a valid dictionary" that said nothing about the type
+    csv = ",".join(rows[0]) + "\n" + ",".join(map(str, rows[0].values())) + "\n"
+    answer = client.post("/predict", content=csv, headers={"Content-Type": content_type})
+    assert answer.status_code == 415
+    assert answer.json()["error"].startswith(
+        f"the body was sent as {content_type}, not JSON: send Content-Type: application/json"
+    )
+    assert "and {\"rows\": [{column: value, ...}]}; to score a CSV or Parquet file, make score " \
+        "IN=file OUT=predictions.csv" in answer.json()["error"]
+    v2 = client.post("/v2/models/nbml/infer", content=csv, headers={"Content-Type": content_type})
+    assert v2.status_code == 415 and 'and {"inputs": [...]}' in v2.json()["error"]
+    sent = client.post(
+        "/predict",
+        content=json.dumps({"rows": [rows[0]]}),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert sent.status_code == 200, sent.text
+
+
 def test_too_many_rows_and_too_large_bodies_get_413(client, rows):
     many = client.post("/predict", json={"rows": [rows[0]] * 101})  # the client's limit is 100
     assert many.status_code == 413 and "more than 100 rows" in many.json()["error"]

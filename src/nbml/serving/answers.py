@@ -84,6 +84,23 @@ def describe_error(error: dict[str, Any], columns: Sequence[str]) -> dict[str, A
     return {"row": row, "column": column, "message": message}
 
 
+def not_json_answer(method: str, content_type: str, path: str = "/predict") -> tuple[int, dict]:
+    """415 for a body sent as something else than JSON (a CSV upload, curl -d's form type).
+
+    FastAPI does not parse such a body as JSON, and the answer used to be a
+    422 "Input should be a valid dictionary", which says nothing about the
+    Content-Type. (0, {}) when the body was JSON, or there is none to judge.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if method != "POST" or not media or media == "application/json" or media.endswith("+json"):
+        return 0, {}
+    shape = '{"inputs": [...]}' if path.startswith("/v2/") else '{"rows": [{column: value, ...}]}'
+    return 415, {
+        "error": f"the body was sent as {media}, not JSON: send Content-Type: application/json "
+        f"and {shape}; to score a CSV or Parquet file, make score IN=file OUT=predictions.csv"
+    }
+
+
 def validation_answer(errors: Sequence[dict[str, Any]], columns: Sequence[str]) -> tuple[int, dict]:
     """Status and body for a refused request: 400 malformed JSON, 413 too many rows, else 422."""
     kinds = {e.get("type") for e in errors}

@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 
 from nbml.project import find_root
 from nbml.serving import card, page, v2
-from nbml.serving.answers import prediction_body, validation_answer
+from nbml.serving.answers import not_json_answer, prediction_body, validation_answer
 from nbml.serving.limits import BodyLimit, OfflinePages
 from nbml.serving.schema import PredictResponse
 from nbml.serving.service import Service
@@ -100,7 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     columns = [s.name for s in service.specs]
 
     async def refused(request: Request, exc: RequestValidationError) -> JSONResponse:
-        status, body = validation_answer(list(exc.errors()), columns)
+        kind = request.headers.get("content-type", "")
+        status, body = not_json_answer(request.method, kind, request.url.path)
+        if not status:
+            status, body = validation_answer(list(exc.errors()), columns)
         return JSONResponse(body, status_code=status)
 
     app.add_exception_handler(RequestValidationError, refused)  # type: ignore[arg-type]
