@@ -295,6 +295,16 @@ def test_the_split_is_the_same_on_every_run_and_partitioning(cluster):
     assert not seeded.index.equals(test.index)
 
 
+def test_prepare_sample_on_the_cluster_says_what_it_keeps(cluster, capfd):
+    frame = compute_frame(table(2000), 3)
+    kept = data.sample_source(frame, "label", 500, seed=42)
+    assert "nbml progress: prepare.sample=500: a seeded 25.00% of each partition's rows of " \
+        "2,000 kept" in capfd.readouterr().err
+    assert 400 < len(kept) < 600
+    assert data.sample_source(frame, "label", 5000, seed=42) is frame
+    assert "prepare.sample=5000: every row kept (the table has 2,000)" in capfd.readouterr().err
+
+
 def test_prepared_splits_are_partitioned_parquet_datasets(cluster, tmp_path):
     train, _ = data.split(compute_frame(table(2000), 3), "label", 0.25, 42)
     out = data.write_parquet(train, tmp_path / "prepared" / "train.parquet")

@@ -89,14 +89,20 @@ def test_bundled_datasets_load_offline_with_string_labels(name):
     assert len(df) > 100 and df[target].dropna().map(type).eq(str).all()
 
 
-def test_sample_source_is_seeded_and_stratified():
+def test_sample_source_is_seeded_and_stratified(capfd):
     df = pd.DataFrame({"x": range(1000), "y": ["a"] * 900 + ["b"] * 100})
     part = data.sample_source(df, "y", 0.1, seed=1)
+    # on the terminal, not only in the report: "read 1,000 rows" was the last line before
+    progress = capfd.readouterr().err
+    assert "nbml progress: prepare.sample=0.1: 100 of 1,000 rows kept (seeded, stratified by " \
+        "'y')" in progress
     assert len(part) == 100 and part["y"].value_counts().to_dict() == {"a": 90, "b": 10}
     assert part.equals(data.sample_source(df, "y", 100, seed=1))  # a count or a fraction
     assert not part.equals(data.sample_source(df, "y", 100, seed=2))
     assert data.sample_source(df, "y", None, seed=1) is df
+    capfd.readouterr()
     assert data.sample_source(df, "y", 5000, seed=1) is df
+    assert "prepare.sample=5000: every row kept (the table has 1,000)" in capfd.readouterr().err
 
 
 def test_sample_source_without_enough_rows_to_stratify_samples_plainly():

@@ -410,8 +410,14 @@ def sample_source(frame: dd.DataFrame, sample: float | int | None, seed: int) ->
     """prepare.sample on the cluster: a seeded share of each partition's rows."""
     if sample is None:
         return frame
-    share = sample if sample < 1 else sample / max(int(len(frame)), 1)
-    return frame if share >= 1 else frame.sample(frac=share, random_state=seed)
+    rows = None if sample < 1 else int(len(frame))
+    share = sample if rows is None else sample / max(rows, 1)
+    of = "" if rows is None else f" of {rows:,}"
+    if share >= 1:
+        progress(f"prepare.sample={sample}: every row kept (the table has {rows:,})")
+        return frame
+    progress(f"prepare.sample={sample}: a seeded {share:.2%} of each partition's rows{of} kept")
+    return frame.sample(frac=share, random_state=seed)
 
 
 def client_rows(frame: dd.DataFrame, seed: int) -> pd.DataFrame:

@@ -1194,6 +1194,8 @@ def sample_source(
         return _cluster().sample_source(df, sample, seed)
     n = len(df) if sample is None else int(round(len(df) * sample)) if sample < 1 else int(sample)
     if n >= len(df):
+        if sample is not None:  # on the terminal too: the sample asked for is not what runs
+            progress(f"prepare.sample={sample}: every row kept (the table has {len(df):,})")
         return df
     if target not in df:
         strata = None
@@ -1203,6 +1205,8 @@ def sample_source(
         strata = df[target].astype("string").fillna("\0missing")
         if strata.value_counts().min() < 2:
             strata = None
+    how = "plain" if strata is None else f"stratified by '{target}'"
+    progress(f"prepare.sample={sample}: {n:,} of {len(df):,} rows kept (seeded, {how})")
     if strata is None:
         return df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
     part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
