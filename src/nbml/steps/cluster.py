@@ -346,11 +346,18 @@ def write_parquet(frame: dd.DataFrame, path: Path) -> Path:
     return path
 
 
+# Values per partition and object column that _parquet_schema types the column from.
+TYPE_ROWS = 1000
+
+
 def _value_types(part: pd.DataFrame) -> pd.DataFrame:
     """Per column of a partition: the Arrow type of its values (null when it has none)."""
     import pyarrow as pa
 
-    types = [pa.array(part[c].dropna(), from_pandas=True).type for c in part.columns]
+    # a few values each: the checks before a split is written refuse a column of mixed kinds
+    types = [
+        pa.array(part[c].dropna().head(TYPE_ROWS), from_pandas=True).type for c in part.columns
+    ]
     return pd.DataFrame({"column": list(part.columns), "type": types})
 
 
@@ -361,7 +368,7 @@ def _parquet_schema(frame: dd.DataFrame, what: str) -> Any:
     pandas 3 holds a bare ``object()`` in an object column (a boolean with
     gaps, True/False/NaN, is one): pyarrow cannot type it and the write
     failed. The types of those columns are read from their values on the
-    workers (one small row per partition and column), so every part file gets
+    workers (from TYPE_ROWS values per partition and column), so every part file gets
     the type one machine's ``to_parquet`` would give.
     """
     import pyarrow as pa
