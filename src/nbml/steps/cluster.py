@@ -21,6 +21,7 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from distributed import Client, KilledWorker, LocalCluster, default_client, wait
 from distributed.comm.core import CommClosedError
 
@@ -352,8 +353,6 @@ TYPE_ROWS = 1000
 
 def _value_types(part: pd.DataFrame) -> pd.DataFrame:
     """Per column of a partition: the Arrow type of its values (null when it has none)."""
-    import pyarrow as pa
-
     # a few values each: the checks before a split is written refuse a column of mixed kinds
     types = [
         pa.array(part[c].dropna().head(TYPE_ROWS), from_pandas=True).type for c in part.columns
@@ -371,8 +370,6 @@ def _parquet_schema(frame: dd.DataFrame, what: str) -> Any:
     workers (from TYPE_ROWS values per partition and column), so every part file gets
     the type one machine's ``to_parquet`` would give.
     """
-    import pyarrow as pa
-
     meta = frame._meta
     objects = [c for c in meta.columns if pd.api.types.is_object_dtype(meta[c].dtype)]
     if not objects:
