@@ -583,3 +583,16 @@ def test_workers_paused_at_their_memory_limit_stop_the_stage_naming_the_param(
     # once a worker runs again, the same work finishes
     (total,) = on_cluster.computed("the training split", frame["a"].sum())
     assert total == pytest.approx(table(2000)["a"].sum())
+
+
+def _times_out() -> None:
+    raise TimeoutError("the source's storage did not answer")
+
+
+def test_a_timeout_of_the_work_itself_is_its_error_not_a_wait_to_repeat(cluster):
+    import dask
+
+    from nbml.steps import cluster as on_cluster
+
+    with pytest.raises(TimeoutError, match="storage did not answer"):
+        on_cluster.computed("the training split", dask.delayed(_times_out)())

@@ -160,9 +160,10 @@ def _watched(what: str, collections: tuple[Any, ...]) -> tuple[Any, ...]:
     while True:
         try:
             wait(futures, timeout=WATCH_SECONDS)
-            return tuple(client.gather(futures))
         except TimeoutError:
             pass
+        else:  # gathered outside the try: a TimeoutError of the work itself is its error
+            return tuple(client.gather(futures))
         if not _every_worker_paused(client):
             paused_since = None
             continue
