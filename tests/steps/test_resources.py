@@ -30,16 +30,21 @@ def _refuse_to_read(*args, **kwargs):
     raise AssertionError("the table was loaded although it does not fit")
 
 
-@pytest.mark.parametrize("name", ["big.csv", "big.parquet"])
-def test_guard_refuses_before_loading_naming_file_estimate_and_fixes(
-    tmp_path, big_csv, monkeypatch, name
-):
+def _refusal(root, monkeypatch, name: str, **load) -> str:
+    """The guard's message for the big table under a 200 KB limit; it must load nothing."""
     monkeypatch.setenv(resources.LIMIT_VARIABLE, "200K")
     monkeypatch.setattr(data, "read_csv", _refuse_to_read)
     monkeypatch.setattr(data.pd, "read_parquet", _refuse_to_read)
     with pytest.raises(MemoryLimitError) as info:
-        data.load_source(f"{RAW}/{name}", root=tmp_path, raw_dir=RAW)
-    text = str(info.value)
+        data.load_source(f"{RAW}/{name}", root=root, raw_dir=RAW, **load)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("name", ["big.csv", "big.parquet"])
+def test_guard_refuses_before_loading_naming_file_estimate_and_fixes(
+    tmp_path, big_csv, monkeypatch, name
+):
+    text = _refusal(tmp_path, monkeypatch, name)
     assert f"{name}: not loaded: it would need about" in text
     assert "rows x 6 columns" in text
     assert "but 0.2 MB is available (NBML_MEMORY_LIMIT)" in text
@@ -50,12 +55,7 @@ def test_guard_refuses_before_loading_naming_file_estimate_and_fixes(
 def test_with_prepare_sample_set_the_guard_does_not_advise_setting_it(
     tmp_path, big_csv, monkeypatch, name
 ):
-    monkeypatch.setenv(resources.LIMIT_VARIABLE, "200K")
-    monkeypatch.setattr(data, "read_csv", _refuse_to_read)
-    monkeypatch.setattr(data.pd, "read_parquet", _refuse_to_read)
-    with pytest.raises(MemoryLimitError) as info:
-        data.load_source(f"{RAW}/{name}", root=tmp_path, raw_dir=RAW, sample=2000)
-    text = str(info.value)
+    text = _refusal(tmp_path, monkeypatch, name, sample=2000)
     assert "but 0.2 MB is available (NBML_MEMORY_LIMIT). params.yaml prepare.sample is " in text
     assert "already set (2000), and the file is still read whole" in text
     assert "set params.yaml prepare.sample" not in text and "Dask cluster" in text

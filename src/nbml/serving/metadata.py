@@ -11,6 +11,7 @@ from nbml.errors import ServeError
 from nbml.project import PARAMS_FILE, Project
 from nbml.serving.loading import LOCK_FILE, read_metrics, training_frame
 from nbml.serving.schema import ColumnSpec, feature_specs
+from nbml.steps.summary import columns_used
 
 GIT_TIMEOUT = 10
 
@@ -66,8 +67,7 @@ def request_specs(project: Project, lock: dict[str, Any], stage: str) -> list[Co
         )
     columns = [str(c) for c in train if c != target]
     # every column of a feature kind (dates and booleans too); all when the file is missing
-    kinds = ("numeric", "categorical", "boolean", "dates")
-    used = {str(c) for kind in kinds for c in types.get(kind, [])} or set(columns)
+    used = set(columns_used(types)) or set(columns)
     # the values seen are listed for categories and booleans only (all without the file)
     listed = {str(c) for kind in ("categorical", "boolean") for c in types.get(kind, [])}
     categorical = set(types.get("categorical", []))

@@ -694,12 +694,15 @@ def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index() if named else frame.reset_index(drop=True)
 
 
+# The advice beside prepare.sample's, in either message of the memory guard.
+_OTHER_ADVICE = (
+    "run the stages on a Dask cluster (params.yaml compute.scheduler, docs/scale.md), or "
+    "use a machine with more memory (NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+)
 MEMORY_ADVICE = (
     "Keep only the columns you need in the file, set params.yaml prepare.sample (a "
     "fraction such as 0.1, or a number of rows: the file is still read whole, but the "
-    "work after reading holds only the sample), run the stages on a Dask cluster "
-    "(params.yaml compute.scheduler, docs/scale.md), or use a machine with more memory "
-    "(NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+    f"work after reading holds only the sample), {_OTHER_ADVICE}"
 )
 
 
@@ -715,9 +718,7 @@ def memory_advice(sample: float | int | None) -> str:
     return (
         f"params.yaml prepare.sample is already set ({sample}), and the file is still read "
         "whole and kept next to the sample, so a smaller sample saves little. Keep only the "
-        "columns you need in the file, run the stages on a Dask cluster (params.yaml "
-        "compute.scheduler, docs/scale.md), or use a machine with more memory "
-        "(NBML_MEMORY_LIMIT, if set, lowers the limit on purpose)"
+        f"columns you need in the file, {_OTHER_ADVICE}"
     )
 
 
