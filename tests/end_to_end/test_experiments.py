@@ -169,3 +169,14 @@ def test_exp_run_set_param_reruns_only_affected_stages(exp_repo: Path) -> None:
         assert f"Running stage '{stage}'" in out
     executed = json.loads((exp_repo / "outputs" / "notebooks" / "evaluate.ipynb").read_text())
     assert executed["metadata"]["papermill"]["parameters"]["importance_repeats"] == 2
+
+
+def test_compare_greys_a_workspace_a_failed_exp_run_left_stale(exp_repo: Path) -> None:
+    # a failed `dvc exp run -S` leaves its params applied and the last run's metrics
+    failed = run(["dvc", "exp", "run", "-S", BAD_PARAM], exp_repo, timeout=300, check=False)
+    assert failed.returncode != 0
+    run([sys.executable, "-m", "nbml.reporting.compare"], exp_repo, timeout=180)
+    page = (exp_repo / "reports" / "compare.html").read_text(encoding="utf-8")
+    row = re.search(r"<tr[^>]*><td>workspace[^<]*<br><small>workspace</small></td>.*?</tr>", page)
+    assert row and row.group(0).startswith("<tr class=failed><td>workspace (stale)"), row
+    assert "★" not in row.group(0)

@@ -81,6 +81,19 @@ def test_metrics_table_marks_best_and_greys_failed() -> None:
     assert "| experiment | status | log_loss ↓ |" in md
 
 
+def test_stale_workspace_is_greyed_and_never_best() -> None:
+    revs = compare.parse_exp_show(_exp_show(), METRICS)
+    revs[0].metrics = {"log_loss": 0.001, "accuracy": 0.999}  # of a run before params changed
+    compare.mark_stale(revs, ["evaluate", "train"])
+    assert [r.state for r in revs[:2]] == ["stale", "success"]
+    assert compare.best_values(revs, ["log_loss"]) == {"log_loss": 0.01}
+    table = compare.metrics_table(revs, ["log_loss", "accuracy"], [])
+    assert "<tr class=failed><td>workspace (stale)" in table
+    assert "0.001" not in table
+    compare.mark_stale(revs := compare.parse_exp_show(_exp_show(), METRICS), [])
+    assert revs[0].ok  # an up-to-date workspace counts
+
+
 def test_pr_report_verdicts_know_which_way_is_better(monkeypatch, tmp_path) -> None:
     diff = {
         METRICS: {

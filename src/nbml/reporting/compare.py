@@ -58,7 +58,7 @@ class Revision:
     kind: str  # "workspace", "commit" or "experiment"
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    state: str = "success"  # experiments: success, failed, queued, running
+    state: str = "success"  # experiments: success, failed, queued, running; workspace: stale
 
     @property
     def ok(self) -> bool:
@@ -121,10 +121,26 @@ def parse_exp_show(rows: list[dict[str, Any]], metrics_file: str) -> list[Revisi
     return found
 
 
+def changed_stages(root: Path) -> list[str]:
+    """Stages whose params, code, data or outputs changed since they last ran (``dvc status``)."""
+    status = json.loads(_cmd(["dvc", "status", "--json"], root) or "{}")
+    return sorted(status)
+
+
+def mark_stale(revisions: list[Revision], changed: list[str]) -> None:
+    """The workspace's metrics are of its last run: with stages changed since, its params
+    (a failed ``dvc exp run -S`` leaves them applied) never gave those metrics."""
+    for r in revisions:
+        if r.kind == WORKSPACE and changed:
+            r.state = "stale"
+
+
 def list_revisions(root: Path, metrics_file: str) -> list[Revision]:
     """Ask DVC for the workspace, HEAD and every experiment based on HEAD."""
     rows = json.loads(_cmd(["dvc", "exp", "show", "--json"], root) or "[]")
-    return parse_exp_show(rows, metrics_file)
+    revisions = parse_exp_show(rows, metrics_file)
+    mark_stale(revisions, changed_stages(root))
+    return revisions
 
 
 def read_file(root: Path, rev: str, rel: str) -> str | None:
@@ -340,7 +356,10 @@ def render_page(proj: Project, revisions: list[Revision], page_dir: Path, title:
         "<p class=note>The workspace, the last commit and every experiment of "
         "<code>dvc exp show</code>. ★ marks the best value of each metric (↑ higher is "
         "better, ↓ lower is better). Failed or unfinished experiments are greyed out "
-        "and have no metrics; <code>dvc queue logs NAME</code> shows why.</p>",
+        "and have no metrics; <code>dvc queue logs NAME</code> shows why. A stale "
+        "workspace (params, code or data changed since its last run, e.g. by a failed "
+        "<code>dvc exp run</code>) is greyed out too: <code>dvc repro</code> brings it "
+        "up to date.</p>",
         "<h2>Metrics and changed parameters</h2>",
         metrics_table(revisions, metric_names, params),
     ]
