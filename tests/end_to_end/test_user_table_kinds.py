@@ -83,3 +83,16 @@ def test_no_printed_line_is_longer_than_200_characters(repo):
     _, proc = repo
     lines = (proc.stdout + proc.stderr).splitlines()
     assert lines and max(len(line) for line in lines) <= 200, max(lines, key=len)
+
+
+def test_the_id_stays_an_identifier_when_prepare_samples_the_rows(repo):
+    # a 30% sample's training split holds 180 keys spanning 1..800: too sparse to be
+    # numbered rows, were the keys not judged on the source before the sample
+    root, _ = repo
+    set_params(root, "prepare", sample=0.3)
+    run(["dvc", "repro", "featurize"], root)
+    keys = json.loads((root / "data/prepared/keys.json").read_text())
+    assert list(keys) == ["order_id"] and "on all 800 rows of the source" in keys["order_id"]
+    types = json.loads((root / "data/features/feature_types.json").read_text())
+    assert types["dropped"]["order_id"] == keys["order_id"]
+    assert "order_id" not in types["numeric"]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from nbml.errors import ClusterError, DataError, ModelError
-from nbml.steps import baseline, compute, data, eda, evaluation, regression, validate
+from nbml.steps import baseline, compute, data, eda, evaluation, kinds, regression, validate
 from nbml.steps.features import build_preprocessor, infer_feature_types
 from nbml.steps.model import (
     compose,
@@ -298,8 +298,10 @@ def test_the_split_is_the_same_on_every_run_and_partitioning(cluster):
 def test_prepare_sample_on_the_cluster_says_what_it_keeps(cluster, capfd):
     frame = compute_frame(table(2000), 3)
     kept = data.sample_source(frame, "label", 500, seed=42)
-    assert "nbml progress: prepare.sample=500: a seeded 25.00% of each partition's rows of " \
+    assert (
+        "nbml progress: prepare.sample=500: a seeded 25.00% of each partition's rows of "
         "2,000 kept" in capfd.readouterr().err
+    )
     assert 400 < len(kept) < 600
     assert data.sample_source(frame, "label", 5000, seed=42) is frame
     assert "prepare.sample=5000: every row kept (the table has 2,000)" in capfd.readouterr().err
@@ -596,3 +598,13 @@ def test_a_timeout_of_the_work_itself_is_its_error_not_a_wait_to_repeat(cluster)
 
     with pytest.raises(TimeoutError, match="storage did not answer"):
         on_cluster.computed("the training split", dask.delayed(_times_out)())
+
+
+def test_integer_keys_are_counted_on_every_row_on_the_cluster(cluster):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"row_id": rng.permutation(4000) + 1, "visits": rng.integers(0, 4000, 4000), "label": "a"}
+    )
+    found = kinds.source_keys(compute_frame(df, 3), "label")
+    assert found == kinds.source_keys(df, "label")  # the same verdict and words as pandas
+    assert list(found) == ["row_id"] and "on all 4,000 rows of the source" in found["row_id"]

@@ -9,7 +9,7 @@ import pytest
 
 from kinds_tables import table
 from nbml.messages import shorten
-from nbml.steps import features, model
+from nbml.steps import features, kinds, model
 from nbml.steps.features import FeatureError
 
 
@@ -195,3 +195,37 @@ def test_shorten_gives_counts_and_examples():
     assert shorten(["a", "b"]) == "a, b"
     long = shorten([f"value {i} " + "x" * 100 for i in range(263)])
     assert long.startswith("263 values, e.g. value 0") and len(long) < 250
+
+
+def _numbered(n: int, seed: int = 0) -> pd.DataFrame:
+    """Rows numbered 1..n in shuffled order, a random integer count, and a label."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "row_id": rng.permutation(n) + 1,
+            "visits": rng.integers(0, n, n),  # many values, repeated: a quantity
+            "amount": rng.normal(size=n),
+            "label": rng.choice(["a", "b"], n),
+        }
+    )
+
+
+def test_integer_keys_found_on_the_source_survive_a_sample():
+    source = _numbered(20_000)
+    sample = source.sample(frac=0.1, random_state=1)  # what prepare.sample leaves
+    # on the sample alone, 2,000 keys spanning 1..20,000 read as a number to learn from
+    assert features.infer_feature_types(sample, "label").kinds["row_id"][0] == "numeric"
+    keys = kinds.source_keys(source, "label")
+    assert list(keys) == ["row_id"] and "on all 20,000 rows of the source" in keys["row_id"]
+    types = features.infer_feature_types(sample, "label", keys=keys)
+    assert types.kinds["row_id"][0] == "identifier" and types.dropped["row_id"] == keys["row_id"]
+    assert types.kinds["visits"][0] == "numeric"  # 63% distinct: not a key
+
+
+def test_source_keys_round_trip_and_none_recorded_means_none(tmp_path):
+    keys = kinds.source_keys(_numbered(500), "label")
+    path = kinds.write_keys(keys, tmp_path / "prepared" / "keys.json")
+    assert kinds.read_keys(path) == keys
+    assert kinds.read_keys(tmp_path / "missing.json") == {}
+    flags = pd.DataFrame({"flag": np.arange(500) % 2 == 0, "label": ["a"] * 500})
+    assert kinds.source_keys(flags, "label") == {}  # booleans are no integers

@@ -27,7 +27,7 @@ from distributed.comm.core import CommClosedError
 
 from nbml.errors import ClusterError, DataError
 from nbml.messages import progress
-from nbml.steps import data, validate
+from nbml.steps import data, kinds, validate
 from nbml.steps.compute import CLIENT_ROWS, LOCAL, default_workers
 from nbml.steps.task import CLASSIFICATION, REGRESSION, counts_look_continuous
 
@@ -428,6 +428,26 @@ def sample_source(frame: dd.DataFrame, sample: float | int | None, seed: int) ->
 def client_rows(frame: dd.DataFrame, seed: int) -> pd.DataFrame:
     """What the stage's process fits or infers on: a seeded sample of CLIENT_ROWS rows."""
     return sample_rows(frame, CLIENT_ROWS, seed)
+
+
+def source_keys(frame: dd.DataFrame, target: str) -> dict[str, str]:
+    """kinds.source_keys on the cluster: each integer column's count, distinct values and
+    range over every row (row order is not looked at: partitions hold it in pieces)."""
+    columns = kinds.integer_columns(frame._meta, target)
+    if not columns:
+        return {}
+    per_column = [
+        (frame[c].count(), frame[c].nunique(), frame[c].min(), frame[c].max()) for c in columns
+    ]
+    rows, *flat = computed(
+        "the source's integer columns", frame.shape[0], *[x for four in per_column for x in four]
+    )
+    found = {}
+    for i, col in enumerate(columns):
+        present, distinct, low, high = flat[4 * i : 4 * i + 4]
+        if reason := kinds.key_reason(int(present), int(distinct), low, high):
+            found[str(col)] = f"{reason}, on all {rows:,} rows of the source"
+    return found
 
 
 # -- summaries for explore ---------------------------------------------------------------

@@ -106,11 +106,14 @@ def infer_feature_types(
     categorical: list[str] | None = None,
     dates: dict[str, str] | None = None,
     distinct: Mapping[str, int] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> FeatureTypes:
     """Each column's kind from its values in ``df`` (the training split), params overrides first.
 
     ``distinct``: each column's count of distinct values, when already counted
     (``eda.overview``: at 10^7 rows counting them takes seconds per column).
+    ``keys``: integer keys prepare found on every row of the source (kinds.read_keys),
+    which a sample of the rows (prepare.sample, a cluster's) cannot show.
     For a Dask frame, the values are looked at in a seeded sample (data.client_rows),
     and so are their distinct values.
     """
@@ -137,7 +140,7 @@ def infer_feature_types(
             # a Timestamp never reaches an encoder: skops refuses to load them
             _add_category(types, col, distinct, "listed in data.categorical")
         else:
-            _detect(types, col, values, distinct)
+            _detect(types, col, values, distinct, (keys or {}).get(col, ""))
     return types
 
 
@@ -155,14 +158,15 @@ def _add_category(types: FeatureTypes, col: str, distinct: int, why: str) -> Non
     types.add(col, CATEGORICAL, why)
 
 
-def _detect(types: FeatureTypes, col: str, values: pd.Series, distinct: int) -> None:
-    """The kind of a column no parameter decides, from its values (``distinct`` of them)."""
+def _detect(types: FeatureTypes, col: str, values: pd.Series, distinct: int, key: str) -> None:
+    """The kind of a column no parameter decides, from its values (``distinct`` of them);
+    ``key``: why the source's rows show it is an integer key ('' when they do not)."""
     if ptypes.is_datetime64_any_dtype(values):
         _add_date(types, col, values, "", "datetime values")
     elif (distinct == 2 or ptypes.is_bool_dtype(values)) and kinds.is_boolean(values):
         types.add(col, BOOLEAN, "two values: true/false")
     elif ptypes.is_numeric_dtype(values):
-        if reason := kinds.identifier_reason(values):
+        if reason := key or kinds.identifier_reason(values):
             types.drop(col, "identifier", reason)
         else:
             types.add(col, NUMERIC, f"numbers ({distinct} distinct)")

@@ -8,11 +8,15 @@ applies them in order and records the kind and why.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 from pandas.api import types as ptypes
 
 from nbml.errors import FeatureError
 from nbml.messages import shorten, warn
+from nbml.steps.compute import is_dask
 from nbml.steps.transformers import FALSE_WORDS, ISO_FORMAT, TRUE_WORDS, parse_dates
 
 # A text column with this share of distinct values carries no pattern a model
@@ -160,16 +164,68 @@ def identifier_reason(values: pd.Series) -> str:
         return ""
     present = values.dropna()
     distinct = present.nunique()
+    if numeric:
+        monotonic = present.is_monotonic_increasing or present.is_monotonic_decreasing
+        return key_reason(len(present), distinct, present.min(), present.max(), monotonic)
     share = distinct / max(len(present), 1)
     if distinct < ID_LIKE_MIN_UNIQUE or share < ID_LIKE_UNIQUE_SHARE:
         return ""
-    if not numeric:
-        return f"identifier: {share:.0%} of {len(present)} values distinct"
-    span = float(present.max()) - float(present.min()) + 1
-    monotonic = present.is_monotonic_increasing or present.is_monotonic_decreasing
-    if monotonic or span <= KEY_RANGE_PER_ROW * len(present):
-        return f"integer key: {share:.0%} distinct, numbered {present.min()}..{present.max()}"
+    return f"identifier: {share:.0%} of {len(present)} values distinct"
+
+
+def key_reason(present: int, distinct: int, low: int, high: int, monotonic: bool = False) -> str:
+    """Why integers (``present`` values, ``distinct`` of them, ``low``..``high``) look like
+    row numbers: nearly unique and numbered densely or in order; '' when they do not."""
+    share = distinct / max(present, 1)
+    if distinct < ID_LIKE_MIN_UNIQUE or share < ID_LIKE_UNIQUE_SHARE:
+        return ""
+    span = float(high) - float(low) + 1
+    if monotonic or span <= KEY_RANGE_PER_ROW * present:
+        return f"integer key: {share:.0%} distinct, numbered {low}..{high}"
     return ""
+
+
+def source_keys(df: pd.DataFrame, target: str) -> dict[str, str]:
+    """Integer columns that number the rows, judged on every row of the source: column -> why.
+
+    prepare records them before ``prepare.sample`` and the split, because on a
+    sample the rule cannot see them: keys 1..N of a 10% sample span ten times
+    the rows seen, and read as a number to learn from. A Dask frame's columns
+    are counted on the cluster (the stages there see a sample too).
+    """
+    if is_dask(df):
+        # lazy: Dask is imported only when compute.scheduler names a cluster
+        from nbml.steps import cluster
+
+        return cluster.source_keys(df, target)
+    found: dict[str, str] = {}
+    for col in integer_columns(df, target):
+        if reason := identifier_reason(df[col]):
+            found[str(col)] = f"{reason}, on all {len(df):,} rows of the source"
+    return found
+
+
+def integer_columns(df: pd.DataFrame, target: str) -> list[str]:
+    """The columns other than the target that hold integers (booleans are not)."""
+    return [
+        c
+        for c, dtype in df.dtypes.items()
+        if c != target and ptypes.is_integer_dtype(dtype) and not ptypes.is_bool_dtype(dtype)
+    ]
+
+
+def write_keys(keys: dict[str, str], path: Path) -> Path:
+    """Record :func:`source_keys` for explore and featurize (stable JSON)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(keys, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def read_keys(path: Path) -> dict[str, str]:
+    """The integer keys prepare found in the source; none when it recorded none."""
+    if not Path(path).is_file():
+        return {}
+    return {str(k): str(v) for k, v in json.loads(Path(path).read_text(encoding="utf-8")).items()}
 
 
 def free_text_reason(values: pd.Series) -> str:
