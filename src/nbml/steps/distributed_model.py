@@ -11,7 +11,9 @@ module level so the workers import them.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -137,6 +139,38 @@ def _held_in_memory(client: Any) -> Iterator[None]:
                 client.run(_memory_settings, settings=settings, workers=[address])
 
 
+def _worker_stdout(dask_worker: Any, saved: int | None = None) -> int | None:
+    """On a worker: its stdout to the null device (returns a copy of the old one), or back."""
+    sys.stdout.flush()
+    if saved is not None:
+        os.dup2(saved, 1)
+        os.close(saved)
+        return None
+    kept, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    return kept
+
+
+@contextlib.contextmanager
+def _workers_quiet(client: Any, quiet: bool) -> Iterator[None]:
+    """With ``verbose`` below 0, nothing the workers print while LightGBM trains.
+
+    LightGBM's library prints its network's set-up on every worker whatever
+    ``verbose`` says (random ports, ranks, retries that depend on timing), on
+    the stdout a LocalCluster's workers share with the train notebook's kernel:
+    its executed copy and report differed from run to run. Errors still come
+    back as exceptions, and Dask's own logs go to stderr.
+    """
+    kept = client.run(_worker_stdout) if quiet else {}
+    try:
+        yield
+    finally:
+        for address, saved in kept.items():
+            with contextlib.suppress(Exception):  # a worker lost meanwhile has nothing to restore
+                client.run(_worker_stdout, saved=saved, workers=[address])
+
+
 class _Watch:
     """Cancels the fit's futures when one of the workers it trains on leaves the cluster.
 
@@ -178,7 +212,8 @@ def _train(estimator_cls: type, params: dict[str, Any], X: dd.DataFrame, y: dd.S
         f"{X.shape[1]} columns, {len(placing._workers)} worker(s)"
     )
     fitted = {**params, "client": placing, "time_out": CONNECT_MINUTES}
-    with _held_in_memory(client), _Watch(placing) as watch:
+    quiet = int(params.get("verbose", -1)) < 0
+    with _held_in_memory(client), _workers_quiet(client, quiet), _Watch(placing) as watch:
         try:
             return estimator_cls(**fitted).fit(X, y).booster_
         except Exception:
