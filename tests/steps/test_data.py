@@ -105,6 +105,21 @@ def test_sample_source_is_seeded_and_stratified(capfd):
     assert "prepare.sample=5000: every row kept (the table has 1,000)" in capfd.readouterr().err
 
 
+def test_a_sample_too_small_for_a_class_the_source_has_enough_of_names_prepare_sample():
+    df = pd.DataFrame({"x": range(1000), "y": ["a"] * 950 + ["rare"] * 50})
+    with pytest.raises(data.DataError) as caught:
+        data.sample_source(df, "y", 0.1, seed=1, min_rows_per_class=10)
+    message = str(caught.value)
+    assert "params.yaml prepare.sample=0.1" in message
+    assert "class 'rare' of target 'y': 5 of its 50 rows kept, at least 10 are needed" in message
+    assert "set prepare.sample: null" in message
+    # enough of every class in the sample: no complaint; a class small in the source is
+    # left to validation, which names the data
+    assert len(data.sample_source(df, "y", 0.5, seed=1, min_rows_per_class=10)) == 500
+    df.loc[:4, "y"] = "tiny"
+    assert len(data.sample_source(df, "y", 0.5, seed=1, min_rows_per_class=10)) == 500
+
+
 def test_sample_source_without_enough_rows_to_stratify_samples_plainly():
     df = pd.DataFrame({"x": range(10), "y": ["a"] * 9 + ["b"]})
     assert len(data.sample_source(df, "y", 5, seed=0)) == 5

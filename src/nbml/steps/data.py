@@ -1181,7 +1181,12 @@ def split_xy(
 
 
 def sample_source(
-    df: pd.DataFrame, target: str, sample: float | int | None, seed: int, task: str = CLASSIFICATION
+    df: pd.DataFrame,
+    target: str,
+    sample: float | int | None,
+    seed: int,
+    task: str = CLASSIFICATION,
+    min_rows_per_class: int | None = None,
 ) -> pd.DataFrame:
     """A seeded sample of the source (params.yaml prepare.sample): all rows for None.
 
@@ -1189,7 +1194,9 @@ def sample_source(
     stratified by the target, so every class keeps its share; rows without a
     label count as one more stratum (validation leaves them out later). A
     class too rare to stratify falls back to a plain random sample; a
-    regression target is stratified by its quantile bins.
+    regression target is stratified by its quantile bins. With ``min_rows_per_class``
+    (classification), a class the source has enough rows of but the sample
+    does not is refused here, naming prepare.sample rather than the class alone.
     """
     if is_dask(df):
         return _cluster().sample_source(df, sample, seed)
@@ -1209,9 +1216,32 @@ def sample_source(
     how = "plain" if strata is None else f"stratified by '{target}'"
     progress(f"prepare.sample={sample}: {n:,} of {len(df):,} rows kept (seeded, {how})")
     if strata is None:
-        return df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
-    part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
+        part = df.sample(n=n, random_state=seed)
+    else:
+        part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
+    if min_rows_per_class is not None and task == CLASSIFICATION and target in df:
+        check_sampled_classes(df[target], part[target], sample, min_rows_per_class)
     return part.sort_index().reset_index(drop=True)
+
+
+def check_sampled_classes(
+    source: pd.Series, kept: pd.Series, sample: float | int, min_rows_per_class: int
+) -> None:
+    """DataError when prepare.sample leaves a class fewer rows than prepare.min_rows_per_class
+    although the source has enough: the message names the sample, not the data, as the cause."""
+    needed = max(min_rows_per_class, 2)
+    before, after = source.value_counts(), kept.value_counts()
+    short = [
+        f"class '{label}' of target '{source.name}': {int(after.get(label, 0))} of its "
+        f"{int(n):,} rows kept, at least {needed} are needed (prepare.min_rows_per_class)"
+        for label, n in before.items()
+        if n >= needed and after.get(label, 0) < needed
+    ]
+    if short:
+        raise DataError(
+            f"params.yaml prepare.sample={sample}",
+            [*short[:SHOWN_SMALL_CLASSES], "sample more rows, or set prepare.sample: null"],
+        )
 
 
 # Any seed would do; a fixed one keeps reports the same from run to run.
