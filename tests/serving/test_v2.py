@@ -54,3 +54,21 @@ def test_infer_errors_name_the_input(client, trained):
     short = [dict(i, shape=[2]) if i["name"] == "year" else i for i in inputs]
     answer = client.post("/v2/models/nbml/infer", json={"inputs": short})
     assert answer.status_code == 400 and "input 'year'" in answer.json()["error"]
+
+
+def test_infer_refuses_a_datatype_that_does_not_match_the_column(client, trained):
+    rows = sample_rows(trained, 3)
+    inputs = columnar(rows, kinds_of(client))
+    as_text = [dict(i, datatype="BYTES") if i["name"] == "bill_depth_mm" else i for i in inputs]
+    answer = client.post("/v2/models/nbml/infer", json={"inputs": as_text})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert "input 'bill_depth_mm'" in error and "BYTES" in error and "FP64" in error
+    unknown = [dict(i, datatype="FLOAT") if i["name"] == "island" else i for i in inputs]
+    answer = client.post("/v2/models/nbml/infer", json={"inputs": unknown})
+    assert answer.status_code == 400
+    assert "input 'island'" in answer.json()["error"] and "FLOAT" in answer.json()["error"]
+    # Any integer or float width is a number: a client sending INT64 years is answered.
+    as_int = [dict(i, datatype="INT64") if i["name"] == "year" else i for i in inputs]
+    answer = client.post("/v2/models/nbml/infer", json={"inputs": as_int})
+    assert answer.status_code == 200, answer.text

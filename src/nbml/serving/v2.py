@@ -3,7 +3,8 @@
 ``POST /v2/models/{name}/infer`` takes one input tensor per column
 (``{"name": column, "datatype": "FP64" | "BYTES" | "BOOL", "shape": [n], "data": [...]}``)
 and answers two outputs: ``label`` (``[n]``) and ``probabilities`` (``[n, classes]``,
-row-major), from the same model and checks as ``/predict``. Errors are
+row-major), from the same model and checks as ``/predict``. An input's datatype must
+fit its column (any INT/UINT/FP width for a number, BOOL, BYTES for text). Errors are
 ``{"error": ...}``, as KServe and MLServer answer them.
 """
 
@@ -22,6 +23,14 @@ from nbml.serving.service import Service
 
 DATATYPES = {NUMBER: "FP64", BOOLEAN: "BOOL"}
 TEXT_DATATYPE = "BYTES"
+# The protocol's tensor datatypes a column of each kind may arrive as: any integer or
+# float width carries numbers (JSON has one number type), BOOL booleans, BYTES text.
+NUMBER_DATATYPES = frozenset(
+    [f"INT{b}" for b in (8, 16, 32, 64)] + [f"UINT{b}" for b in (8, 16, 32, 64)]
+    + ["FP16", "FP32", "FP64"]
+)
+ACCEPTED = {NUMBER: NUMBER_DATATYPES, BOOLEAN: frozenset({"BOOL"})}
+PROTOCOL_DATATYPES = NUMBER_DATATYPES | {"BOOL", TEXT_DATATYPE}
 
 
 class InferInput(BaseModel):
@@ -80,8 +89,30 @@ def columns_to_rows(service: Service, inputs: list[InferInput]) -> list[dict[str
     for i in inputs:
         if i.shape not in ([len(i.data)], [len(i.data), 1]):
             return f"input '{i.name}': shape {i.shape} does not match {len(i.data)} values"
+    kinds = {s.name: s.kind for s in service.specs}
+    for i in inputs:
+        problem = datatype_problem(i, kinds[i.name])
+        if problem:
+            return problem
     n = lengths.pop() if lengths else 0
     return [{name: given[name].data[r] for name in given} for r in range(n)]
+
+
+def datatype_problem(given: InferInput, kind: str) -> str | None:
+    """Why an input's declared datatype does not fit its column, or None when it does.
+
+    The values are still checked by the request model; this catches a client whose
+    declared tensor type disagrees with the model's metadata, e.g. a numeric column
+    sent as BYTES, which would otherwise be answered as if nothing were wrong."""
+    datatype = given.datatype.upper()
+    expected = DATATYPES.get(kind, TEXT_DATATYPE)
+    if datatype not in PROTOCOL_DATATYPES:
+        return (f"input '{given.name}': datatype '{given.datatype}' is not one of the "
+                f"protocol's ({', '.join(sorted(PROTOCOL_DATATYPES))}); this column is {expected}")
+    if datatype not in ACCEPTED.get(kind, frozenset({TEXT_DATATYPE})):
+        return (f"input '{given.name}': datatype {datatype}, but the column is {kind}: "
+                f"send {expected} (the model's metadata lists each input's datatype)")
+    return None
 
 
 def infer_outputs(labels: list[Any], proba: Any) -> list[dict[str, Any]]:
