@@ -50,9 +50,12 @@ status: setup ## write reports/status.js: git revision, metric changes since HEA
 # The test files run side by side, one worker per core, at most four (pytest-xdist):
 # most tests wait on one process at a time (a kernel, dvc), so one worker leaves a
 # core idle. --dist loadfile keeps a file's tests on one worker, in order, so a
-# module's pipeline copy is built once. TEST_JOBS=0 runs them in this process.
+# module's pipeline copy is built once. --no-loadscope-reorder hands out the files
+# in collection order, tests/end_to_end (the few long tests) first: xdist's default
+# starts the files with the most tests first, which left those long files for last,
+# one worker running them while the other sat idle. TEST_JOBS=0 runs them in this process.
 TEST_JOBS ?= logical
-TEST_OPTS = -n $(TEST_JOBS) --maxprocesses 4 --dist loadfile
+TEST_OPTS = -n $(TEST_JOBS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 test: setup ## run all tests (unit, notebooks with nbval, end-to-end with DVC)
 	$(BIN)/python -m pytest $(TEST_OPTS)
 
