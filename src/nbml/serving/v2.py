@@ -33,6 +33,11 @@ ACCEPTED = {NUMBER: NUMBER_DATATYPES, BOOLEAN: frozenset({"BOOL"})}
 PROTOCOL_DATATYPES = NUMBER_DATATYPES | {"BOOL", TEXT_DATATYPE}
 
 
+def datatype_of(kind: str) -> str:
+    """The datatype the metadata lists for a column of this kind: text for any other kind."""
+    return DATATYPES.get(kind, TEXT_DATATYPE)
+
+
 class InferInput(BaseModel):
     name: str
     shape: list[int]
@@ -66,7 +71,7 @@ def model_metadata(service: Service) -> dict[str, Any]:
         "versions": [service.md5],
         "platform": "scikit-learn",
         "inputs": [
-            {"name": s.name, "datatype": DATATYPES.get(s.kind, TEXT_DATATYPE), "shape": [-1]}
+            {"name": s.name, "datatype": datatype_of(s.kind), "shape": [-1]}
             for s in service.specs
         ],
         "outputs": outputs,
@@ -105,11 +110,11 @@ def datatype_problem(given: InferInput, kind: str) -> str | None:
     declared tensor type disagrees with the model's metadata, e.g. a numeric column
     sent as BYTES, which would otherwise be answered as if nothing were wrong."""
     datatype = given.datatype.upper()
-    expected = DATATYPES.get(kind, TEXT_DATATYPE)
+    expected = datatype_of(kind)
     if datatype not in PROTOCOL_DATATYPES:
         return (f"input '{given.name}': datatype '{given.datatype}' is not one of the "
                 f"protocol's ({', '.join(sorted(PROTOCOL_DATATYPES))}); this column is {expected}")
-    if datatype not in ACCEPTED.get(kind, frozenset({TEXT_DATATYPE})):
+    if datatype not in ACCEPTED.get(kind, {expected}):
         return (f"input '{given.name}': datatype {datatype}, but the column is {kind}: "
                 f"send {expected} (the model's metadata lists each input's datatype)")
     return None
