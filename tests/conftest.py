@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,30 +113,42 @@ def shared_temp(factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@pytest.fixture(scope="session")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
-    """One ``dvc repro`` of a fresh copy for the whole run, whichever worker needs it first.
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """``shared_temp/name``, built by ``build(folder)`` once per test run, by whichever worker
+    asks first.
 
-    Half the end-to-end modules start from exactly this state; each takes a copy
-    (:func:`reproduced_copy`) instead of running the same pipeline again. The
-    first worker builds it under a file lock; the others wait and reuse it. A
-    failed build leaves no ready mark, so the next worker tries again and fails
+    The first worker builds it under a file lock; the others wait and reuse it.
+    A failed build leaves no ready mark, so the next worker tries again and fails
     with its own output.
     """
-    shared = shared_temp(tmp_path_factory)
-    found = Baseline(shared / "baseline" / "project", shared / "baseline-home")
-    ready = shared / "baseline.ready"
-    with FileLock(str(shared / "baseline.lock")):
+    shared = shared_temp(factory)
+    folder, ready = shared / name, shared / f"{name}.ready"
+    with FileLock(str(shared / f"{name}.lock")):
         if not ready.exists():
-            shutil.rmtree(found.repo.parent, ignore_errors=True)
-            shutil.rmtree(found.home, ignore_errors=True)
-            found.home.mkdir(parents=True)
-            copy_project(found.repo)
-            run(["dvc", "repro"], found.repo, env=project_env(found.home))
-            run(["git", "add", "-A"], found.repo)
-            run(["git", "commit", "-q", "--allow-empty", "-m", "reproduced"], found.repo)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
             ready.touch()
-    return found
+    return folder
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """One ``dvc repro`` of a fresh copy for the whole run (:func:`built_once`).
+
+    Half the end-to-end modules start from exactly this state; each takes a copy
+    (:func:`reproduced_copy`) instead of running the same pipeline again.
+    """
+
+    def build(folder: Path) -> None:
+        (folder / "home").mkdir()
+        repo = copy_project(folder / "project")
+        run(["dvc", "repro"], repo, env=project_env(folder / "home"))
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-q", "--allow-empty", "-m", "reproduced"], repo)
+
+    folder = built_once(tmp_path_factory, "baseline", build)
+    return Baseline(folder / "project", folder / "home")
 
 
 def _dvc_scratch(folder: str, names: list[str]) -> set[str]:
@@ -144,15 +156,20 @@ def _dvc_scratch(folder: str, names: list[str]) -> set[str]:
     return {"tmp"} if Path(folder).name == ".dvc" else set()
 
 
-def reproduced_copy(baseline: Baseline, dest: Path) -> Path:
-    """A copy of the reproduced baseline (work tree, git, DVC cache) at ``dest``, to change freely.
+def copy_built(repo: Path, dest: Path) -> Path:
+    """A copy of a built project (work tree, git, DVC cache) at ``dest``, to change freely.
 
     The same as running ``dvc repro`` and committing in a fresh copy, in a
     fraction of a second. The default remote (``../../nbml-remote``) is
-    relative, so the copy pushes next to itself, never to the baseline's.
+    relative, so the copy pushes next to itself, never to the original's.
     """
-    shutil.copytree(baseline.repo, dest, symlinks=True, ignore=_dvc_scratch)
+    shutil.copytree(repo, dest, symlinks=True, ignore=_dvc_scratch)
     return dest
+
+
+def reproduced_copy(baseline: Baseline, dest: Path) -> Path:
+    """A copy of the reproduced baseline at ``dest`` (:func:`copy_built`)."""
+    return copy_built(baseline.repo, dest)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """A copy of the project trained on a user's own CSV, built once per test session.
 
-test_data_sources.py and test_remote.py both read it; building it (a full
-``dvc repro``) is the slow part, so it is memoised here rather than in a
-module-scoped fixture of either file. Tests must not modify it: they clone it.
+test_data_sources.py and test_remote.py both read it, usually on different
+xdist workers; building it (a full ``dvc repro``) is the slow part, so the
+first worker to ask builds it for all (conftest.built_once), and each worker
+reads its own copy. Tests must not modify it: they clone it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_project, run
+from conftest import built_once, copy_built, copy_project, run
 
 RAW = "data/raw"
 SOURCE = f"{RAW}/wine.csv"
@@ -22,7 +23,7 @@ TARGET = "cultivar"
 # Every output a `dvc pull` or `dvc checkout` must bring back, root-relative.
 OUTPUT_DIRS = ("data/prepared", "data/features", "data/models", "outputs", "reports")
 
-_built: dict[str, Path] = {}
+_copied: dict[str, Path] = {}
 
 
 def wine_csv(path: Path, rows: slice = slice(None)) -> pd.DataFrame:
@@ -59,13 +60,17 @@ def snapshot(repo: Path) -> dict[str, str]:
 
 def wine_project(factory: pytest.TempPathFactory) -> Path:
     """The project on data/raw/wine.csv: added, reproduced, committed. Do not modify."""
-    if "repo" not in _built:
-        repo = copy_project(factory.mktemp("wine") / "project")
+
+    def build(folder: Path) -> None:
+        repo = copy_project(folder / "project")
         wine_csv(repo / SOURCE)
         run(["dvc", "add", SOURCE], repo)
         set_params(repo, data={"source": SOURCE, "target": TARGET})
         run(["dvc", "repro"], repo)
         run(["git", "add", "-A"], repo)
         run(["git", "commit", "-q", "-m", "train on wine.csv"], repo)
-        _built["repo"] = repo
-    return _built["repo"]
+
+    if "repo" not in _copied:  # this worker's own copy: its DVC commands lock only it
+        built = built_once(factory, "wine", build) / "project"
+        _copied["repo"] = copy_built(built, factory.mktemp("wine") / "project")
+    return _copied["repo"]
