@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import inspect
 import re
@@ -176,8 +177,14 @@ def _third_party(modules: set[str]) -> set[str]:
     return {m for m in tops if m not in sys.stdlib_module_names and m not in local}
 
 
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    # reads every installed distribution's file list: about a second each time
+    return importlib.metadata.packages_distributions()
+
+
 def _distributions(module: str) -> set[str]:
-    dists = importlib.metadata.packages_distributions().get(module, [])
+    dists = _packages_distributions().get(module, [])
     return {d.lower().replace("_", "-") for d in dists}
 
 
