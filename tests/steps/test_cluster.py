@@ -307,6 +307,23 @@ def test_prepare_sample_on_the_cluster_says_what_it_keeps(cluster, capfd):
     assert "prepare.sample=5000: every row kept (the table has 2,000)" in capfd.readouterr().err
 
 
+def test_a_sample_too_small_for_a_class_names_prepare_sample_on_the_cluster(cluster):
+    # as on one machine (test_data.py): the source has enough of each class, the sample not
+    df = pd.DataFrame({"x": range(2000), "y": ["a"] * 1960 + ["rare"] * 40})
+    frame = compute_frame(df, 4)
+    with pytest.raises(data.DataError) as caught:
+        data.sample_source(frame, "y", 0.05, seed=1, min_rows_per_class=10)
+    message = str(caught.value)
+    assert "params.yaml prepare.sample=0.05" in message
+    assert "class 'rare' of target 'y':" in message and "of its 40 rows kept" in message
+    assert "set prepare.sample: null" in message
+    kept = data.sample_source(frame, "y", 0.9, seed=1, min_rows_per_class=10)
+    assert 1700 < len(kept) < 1900
+    # a regression target has no classes to check
+    quantity = compute_frame(pd.DataFrame({"x": range(2000), "y": range(2000)}), 4)
+    assert 50 < len(data.sample_source(quantity, "y", 0.05, 1, "regression", 10)) < 150
+
+
 def test_prepared_splits_are_partitioned_parquet_datasets(cluster, tmp_path):
     train, _ = data.split(compute_frame(table(2000), 3), "label", 0.25, 42)
     out = data.write_parquet(train, tmp_path / "prepared" / "train.parquet")

@@ -411,8 +411,22 @@ def sample_rows(frame: dd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def sample_source(frame: dd.DataFrame, sample: float | int | None, seed: int) -> dd.DataFrame:
-    """prepare.sample on the cluster: a seeded share of each partition's rows."""
+def sample_source(
+    frame: dd.DataFrame,
+    target: str,
+    sample: float | int | None,
+    seed: int,
+    task: str = CLASSIFICATION,
+    min_rows_per_class: int | None = None,
+) -> dd.DataFrame:
+    """prepare.sample on the cluster: a seeded share of each partition's rows.
+
+    Not stratified (that would shuffle the table between workers), so a class can
+    come out smaller than its share: with ``min_rows_per_class`` (classification),
+    the rows per class are counted before and after, in one pass over the target
+    column the workers already hold, and a class the sample left short is refused
+    as on one machine (data.check_sampled_classes).
+    """
     if sample is None:
         return frame
     rows = None if sample < 1 else int(len(frame))
@@ -422,7 +436,13 @@ def sample_source(frame: dd.DataFrame, sample: float | int | None, seed: int) ->
         progress(f"prepare.sample={sample}: every row kept (the table has {rows:,})")
         return frame
     progress(f"prepare.sample={sample}: a seeded {share:.2%} of each partition's rows{of} kept")
-    return frame.sample(frac=share, random_state=seed)
+    kept = frame.sample(frac=share, random_state=seed)
+    if min_rows_per_class is not None and task == CLASSIFICATION and target in frame.columns:
+        before, after = computed(
+            f"prepare.sample={sample}", frame[target].value_counts(), kept[target].value_counts()
+        )
+        data.check_sampled_classes(before, after, target, sample, min_rows_per_class)
+    return kept
 
 
 def client_rows(frame: dd.DataFrame, seed: int) -> pd.DataFrame:

@@ -1199,7 +1199,7 @@ def sample_source(
     does not is refused here, naming prepare.sample rather than the class alone.
     """
     if is_dask(df):
-        return _cluster().sample_source(df, sample, seed)
+        return _cluster().sample_source(df, target, sample, seed, task, min_rows_per_class)
     n = len(df) if sample is None else int(round(len(df) * sample)) if sample < 1 else int(sample)
     if n >= len(df):
         if sample is not None:  # on the terminal too: the sample asked for is not what runs
@@ -1220,19 +1220,23 @@ def sample_source(
     else:
         part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
     if min_rows_per_class is not None and task == CLASSIFICATION and target in df:
-        check_sampled_classes(df[target], part[target], sample, min_rows_per_class)
+        counts = df[target].value_counts(), part[target].value_counts()
+        check_sampled_classes(*counts, target, sample, min_rows_per_class)
     return part.sort_index().reset_index(drop=True)
 
 
 def check_sampled_classes(
-    source: pd.Series, kept: pd.Series, sample: float | int, min_rows_per_class: int
+    before: pd.Series, after: pd.Series, target: str, sample: float | int, min_rows_per_class: int
 ) -> None:
     """DataError when prepare.sample leaves a class fewer rows than prepare.min_rows_per_class
-    although the source has enough: the message names the sample, not the data, as the cause."""
+    although the source has enough: the message names the sample, not the data, as the cause.
+
+    ``before`` and ``after``: rows per class in the source and in the sample (the
+    cluster counts them on its workers).
+    """
     needed = max(min_rows_per_class, 2)
-    before, after = source.value_counts(), kept.value_counts()
     short = [
-        f"class '{label}' of target '{source.name}': {int(after.get(label, 0))} of its "
+        f"class '{label}' of target '{target}': {int(after.get(label, 0))} of its "
         f"{int(n):,} rows kept, at least {needed} are needed (prepare.min_rows_per_class)"
         for label, n in before.items()
         if n >= needed and after.get(label, 0) < needed
