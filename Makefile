@@ -50,11 +50,12 @@ status: setup ## write reports/status.js: git revision, metric changes since HEA
 # The test files run side by side, one worker per core and one more, at most four
 # (pytest-xdist): most tests wait on one process at a time (a kernel, dvc, a server
 # starting), so one worker per core still left about a fifth of the CPU idle (2 cores:
-# 1041 s with 2 workers, 964 s with 3; docs/performance.md). --dist loadfile keeps a file's tests on one worker, in order, so a
-# module's pipeline copy is built once. --no-loadscope-reorder hands out the files
-# in collection order, tests/end_to_end (the few long tests) first: xdist's default
-# starts the files with the most tests first, which left those long files for last,
-# one worker running them while the other sat idle. TEST_JOBS=0 runs them in this process.
+# 1041 s with 2 workers, 964 s with 3; docs/performance.md). --dist loadfile keeps a
+# file's tests on one worker, in order, so a module's pipeline copy is built once.
+# --no-loadscope-reorder hands out the files in collection order, tests/end_to_end
+# (the few long tests) first: xdist's default starts the files with the most tests
+# first, which left those long files for last, one worker running them while the
+# other sat idle. TEST_JOBS=0 runs them in this process.
 TEST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 TEST_OPTS = -n $(TEST_JOBS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 test: setup ## run all tests (unit, notebooks with nbval, end-to-end with DVC)

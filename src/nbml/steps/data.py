@@ -1220,8 +1220,8 @@ def sample_source(
     else:
         part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
     if min_rows_per_class is not None and task == CLASSIFICATION and target in df:
-        counts = df[target].value_counts(), part[target].value_counts()
-        check_sampled_classes(*counts, target, sample, min_rows_per_class)
+        before, after = df[target].value_counts(), part[target].value_counts()
+        check_sampled_classes(before, after, target, sample, min_rows_per_class)
     return part.sort_index().reset_index(drop=True)
 
 
