@@ -23,7 +23,7 @@ from nbml.project import Project, paths
 from nbml.serving.app import create_app
 from nbml.serving.loading import file_md5
 from nbml.serving.settings import Settings
-from nbml.steps import data, features, model
+from nbml.steps import data, feature_types, features, model
 from served import serve_env
 from tools import loopback
 
@@ -44,7 +44,7 @@ def train_into(root: Path) -> None:
     train, test = data.split(labelled, TARGET, params["prepare"]["test_size"], 42)
     data.write_parquet(train, P.train)
     data.write_parquet(test, P.test)
-    types = features.infer_feature_types(train, TARGET)
+    types = feature_types.infer_feature_types(train, TARGET)
     P.feature_types.parent.mkdir(parents=True, exist_ok=True)
     P.feature_types.write_text(json.dumps(types.to_dict()))
     X, y = data.split_xy(train, TARGET)

@@ -8,7 +8,10 @@ module a notebook touches is a declared dependency (or output) of its stage.
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,6 +78,33 @@ def helper_files(stage: str) -> set[str]:
     """Root-relative files of every helper module a stage's notebook imports."""
     modules = module_closure(nbml_imports(code_of(stage)))
     return {str(module_file(m).relative_to(ROOT)) for m in modules if module_file(m)}
+
+
+# Stages whose kernels never need scikit-learn: its import (with scipy) is about 2 s of
+# a kernel's start, paid on every run of the stage. Report draws scikit-learn's
+# confusion and curve displays, so it is not here.
+WITHOUT_SKLEARN = ["explore"]
+
+
+def import_lines(stage: str) -> str:
+    """The notebook's import statements, wherever they are, as one source."""
+    code = code_of(stage)
+    nodes = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return "\n".join(ast.unparse(n) for n in nodes)
+
+
+@pytest.mark.parametrize("stage", WITHOUT_SKLEARN)
+def test_the_notebooks_imports_leave_scikit_learn_out(stage):
+    probe = (
+        f"{import_lines(stage)}\nimport json, sys\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    loaded = set(json.loads(done.stdout))
+    assert "pandas" in loaded  # the probe ran the notebook's imports
+    assert not loaded & {"sklearn", "scipy"}, f"{stage}: {sorted(loaded & {'sklearn', 'scipy'})}"
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -8,7 +8,8 @@ import pytest
 
 from nbml.steps import validate
 from nbml.steps.data import DataError, load_source
-from nbml.steps.features import build_preprocessor, infer_feature_types
+from nbml.steps.feature_types import infer_feature_types
+from nbml.steps.features import build_preprocessor
 from nbml.steps.model import compose, load_model, make_estimator, save_model
 
 

@@ -20,7 +20,7 @@ from nbml.serving.loading import file_md5
 from nbml.serving.predictor import Predictor, check_rows
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
-from nbml.steps import data, features, model
+from nbml.steps import data, feature_types, features, model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def _trained_project(root: Path, train: pd.DataFrame, test: pd.DataFrame) -> Pat
     P, params = paths(root), Project.load(root).params
     data.write_parquet(train, P.train)
     data.write_parquet(test, P.test)
-    types = features.infer_feature_types(train, "label")
+    types = feature_types.infer_feature_types(train, "label")
     P.feature_types.parent.mkdir(parents=True, exist_ok=True)
     P.feature_types.write_text(json.dumps(types.to_dict()))
     X, y = data.split_xy(train, "label")

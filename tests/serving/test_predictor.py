@@ -20,7 +20,7 @@ from nbml.serving.scoring import predictions_frame
 from nbml.serving.service import Service
 from nbml.serving.settings import Settings
 from nbml.serving.trees import compile_forest
-from nbml.steps import data, features, model
+from nbml.steps import data, feature_types, features, model
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_a_numpy_path_that_differs_is_dropped_at_start(service, rows, trained):
 
 def test_other_preprocessing_goes_through_the_pipeline(service, trained, rows):
     train = pd.read_parquet(paths(trained).train)
-    types = features.infer_feature_types(train, "species")
+    types = feature_types.infer_feature_types(train, "species")
     pre = features.build_preprocessor(types)
     pre.transformers[0][1].steps[1] = ("scale", MinMaxScaler())
     X, y = data.split_xy(train, "species")
@@ -118,7 +118,7 @@ def test_concurrent_requests_share_one_call_and_get_their_own_rows(service, rows
 
 def test_tree_walk_of_a_binary_classifier_with_gaps_equals_scikit_learn(frame):
     two = frame[frame["label"] != "c"].reset_index(drop=True)
-    types = features.infer_feature_types(two, "label")
+    types = feature_types.infer_feature_types(two, "label")
     X, y = data.split_xy(two, "label")
     est = model.make_estimator(
         "sklearn.ensemble.HistGradientBoostingClassifier",
@@ -137,7 +137,7 @@ def test_a_regressor_is_served_with_numbers_and_its_trees_walked_exactly(service
     train = pd.read_parquet(paths(trained).train)
     X, _ = data.split_xy(train, "species")
     y = 0.01 * X["body_mass_g"].fillna(4000) + np.arange(len(X)) % 7  # a quantity
-    types = features.infer_feature_types(train, "species")
+    types = feature_types.infer_feature_types(train, "species")
     est = model.make_estimator("auto", {"max_iter": 30, "random_state": 0}, task="regression")
     fitted = model.compose(features.build_preprocessor(types), est).fit(X, y)
     predictor = Predictor(fitted, service.specs)

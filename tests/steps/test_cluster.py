@@ -15,7 +15,8 @@ import pytest
 
 from nbml.errors import ClusterError, DataError, ModelError
 from nbml.steps import baseline, compute, data, eda, evaluation, kinds, regression, validate
-from nbml.steps.features import build_preprocessor, infer_feature_types
+from nbml.steps.feature_types import infer_feature_types
+from nbml.steps.features import build_preprocessor
 from nbml.steps.model import (
     compose,
     fit_estimator,

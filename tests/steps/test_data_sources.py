@@ -17,7 +17,7 @@ from nbml.messages import WARNING_PREFIX, warning_lines
 from nbml.project import Project
 from nbml.runner.notebook import declared_parameters, read_json
 from nbml.steps import data
-from nbml.steps.features import infer_feature_types
+from nbml.steps.feature_types import infer_feature_types
 from nbml.steps.model import load_model
 from wine_project import SOURCE, TARGET, wine_project
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbml.steps import eda, features
+from nbml.steps import eda, feature_types
 
 
 def test_class_separation_ranks_columns_by_how_far_apart_classes_sit():
@@ -37,8 +37,9 @@ def test_the_kinds_use_the_overview_counts_and_agree_with_their_own(frame):
     counted = eda.distinct_counts(summary)
     assert counted["colour"] == 2 and counted["constant"] == 1
     assert summary.set_index("column").loc["colour", "example"] == frame["colour"].dropna().iloc[0]
-    own = features.infer_feature_types(frame, "label")
-    assert features.infer_feature_types(frame, "label", distinct=counted).to_dict() == own.to_dict()
+    own = feature_types.infer_feature_types(frame, "label")
+    given = feature_types.infer_feature_types(frame, "label", distinct=counted)
+    assert given.to_dict() == own.to_dict()
     # the counts given are the ones used: none is counted again
-    told = features.infer_feature_types(frame, "label", distinct={**counted, "size": 1})
+    told = feature_types.infer_feature_types(frame, "label", distinct={**counted, "size": 1})
     assert "size" in told.dropped

@@ -122,7 +122,8 @@ def _fitted_pipeline(n: int = 600, classes: int = 3, seed: int = 0):
     a dropped id column, missing values; and a test frame of raw rows."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from nbml.steps.features import FeatureTypes, build_preprocessor
+    from nbml.steps.feature_types import FeatureTypes
+    from nbml.steps.features import build_preprocessor
     from nbml.steps.model import compose
 
     rng = np.random.default_rng(seed)

@@ -4,25 +4,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbml.steps import features, model
+from nbml.errors import FeatureError
+from nbml.steps import feature_types, features, model
 
 
 def test_feature_types_inferred_with_reasons_for_drops(frame):
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     assert types.numeric == ["size"] and types.categorical == ["colour"]
     assert set(types.dropped) == {"constant", "name"}
     assert "identifier" in types.dropped["name"]
 
 
 def test_feature_overrides_apply_and_unknown_names_fail(frame):
-    types = features.infer_feature_types(frame, "label", drop=["colour"], categorical=["size"])
+    types = feature_types.infer_feature_types(frame, "label", drop=["colour"], categorical=["size"])
     assert types.categorical == ["size"] and "colour" in types.dropped
-    with pytest.raises(features.FeatureError, match=r"data.drop names column\(s\) nope"):
-        features.infer_feature_types(frame, "label", drop=["nope"])
+    with pytest.raises(FeatureError, match=r"data.drop names column\(s\) nope"):
+        feature_types.infer_feature_types(frame, "label", drop=["nope"])
 
 
 def test_preprocessor_imputes_scales_and_one_hot_encodes(frame):
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     pre = features.build_preprocessor(types)
     out = pre.fit_transform(frame.drop(columns="label"))
     assert not out.isna().any().any()
@@ -47,7 +48,7 @@ def _sampled(n, size):
 
 
 def _fit(frame, fit_sample, **kwargs):
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     pre = features.build_preprocessor(types, **kwargs)
     X, y = frame.drop(columns="label"), frame["label"]
     return features.fit_preprocessor(pre, X, y, fit_sample)
@@ -55,7 +56,7 @@ def _fit(frame, fit_sample, **kwargs):
 
 def test_fit_sample_fits_on_every_row_when_the_split_is_not_bigger(frame, tmp_path):
     X, y = frame.drop(columns="label"), frame["label"]
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     plain = features.build_preprocessor(types).fit(X, y)
     for fit_sample in (None, len(frame)):
         fitted = _fit(frame, fit_sample)
@@ -89,7 +90,7 @@ def test_fit_sample_pools_a_level_that_every_row_would_pool():
 
 
 def test_category_codes_give_one_column_per_category_and_nan_for_unseen(frame):
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     pre = features.build_preprocessor(types, category_codes=True)
     out = pre.fit_transform(frame.drop(columns="label"))
     assert list(out.columns) == ["num__size", "codes__colour"]

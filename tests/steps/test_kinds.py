@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 
 from kinds_tables import table
+from nbml.errors import FeatureError
 from nbml.messages import shorten
-from nbml.steps import features, kinds, model
-from nbml.steps.features import FeatureError
+from nbml.steps import feature_types, features, kinds, model
 
 
 def test_each_kind_is_detected_with_its_reason():
-    types = features.infer_feature_types(table(), "label")
+    types = feature_types.infer_feature_types(table(), "label")
     kinds = {c: kind for c, (kind, _why) in types.kinds.items()}
     assert kinds == {
         "when": "date",
@@ -43,7 +43,7 @@ def test_each_kind_is_detected_with_its_reason():
 def test_text_dates_are_read_in_their_format(written, fmt):
     days = pd.Series(pd.date_range("2020-01-01 08:00", periods=60, freq="37h"))
     frame = pd.DataFrame({"d": days.dt.strftime(written), "y": ["a", "b"] * 30})
-    types = features.infer_feature_types(frame, "y")
+    types = feature_types.infer_feature_types(frame, "y")
     assert types.dates == {"d": fmt}
     pre = features.build_preprocessor(types, scale=False).fit(frame[["d"]])
     out = pre.transform(frame[["d"]])
@@ -61,7 +61,7 @@ def test_dates_written_in_several_formats_are_warned_about(capsys):
     days = pd.Series(pd.date_range("2020-01-01", periods=60, freq="5D"))
     written = days.dt.strftime("%Y-%m-%d").where(days.index % 2 == 0, days.dt.strftime("%d %b %Y"))
     frame = pd.DataFrame({"sold": written, "note": [f"lot {i}B" for i in range(60)]})
-    types = features.infer_feature_types(frame.assign(y=["a", "b"] * 30), "y")
+    types = feature_types.infer_feature_types(frame.assign(y=["a", "b"] * 30), "y")
     assert types.kinds["sold"][0] != "date"  # no one format reads it
     warnings = [line for line in capsys.readouterr().err.splitlines() if "nbml warning" in line]
     assert warnings == [
@@ -76,26 +76,26 @@ def test_day_month_order_that_cannot_be_told_is_refused_naming_the_fix():
     days = [f"{d:02d}/{m:02d}/2021" for d in range(1, 13) for m in range(1, 13)]
     frame = pd.DataFrame({"visit": days, "y": ["a", "b"] * 72})
     with pytest.raises(FeatureError) as info:
-        features.infer_feature_types(frame, "y")
+        feature_types.infer_feature_types(frame, "y")
     message = str(info.value)
     assert "'visit'" in message and "data.dates" in message
     assert "%d/%m/%Y" in message and "%m/%d/%Y" in message and len(message) < 160
-    told = features.infer_feature_types(frame, "y", dates={"visit": "%m/%d/%Y"})
+    told = feature_types.infer_feature_types(frame, "y", dates={"visit": "%m/%d/%Y"})
     assert told.dates == {"visit": "%m/%d/%Y"} and told.kinds["visit"][0] == "date"
 
 
 def test_a_data_dates_format_that_does_not_read_the_column_is_refused():
     frame = pd.DataFrame({"d": ["2021-03-04", "2021-05-06"] * 10, "y": ["a", "b"] * 10})
     with pytest.raises(FeatureError, match=r"data.dates.d: format '%d/%m/%Y' does not read"):
-        features.infer_feature_types(frame, "y", dates={"d": "%d/%m/%Y"})
+        feature_types.infer_feature_types(frame, "y", dates={"d": "%d/%m/%Y"})
     with pytest.raises(FeatureError, match=r"data.dates.y: auto found no date format"):
-        features.infer_feature_types(frame.assign(y2=frame["y"]), "y2", dates={"y": "auto"})
-    dmy = features.infer_feature_types(
+        feature_types.infer_feature_types(frame.assign(y2=frame["y"]), "y2", dates={"y": "auto"})
+    dmy = feature_types.infer_feature_types(
         frame.assign(d=["13/03/2021", "14/05/2021"] * 10), "y", dates={"d": "auto"}
     )
     assert dmy.dates == {"d": "%d/%m/%Y"}
     with pytest.raises(FeatureError, match=r"data.dates names column\(s\) nope"):
-        features.infer_feature_types(frame, "y", dates={"nope": "auto"})
+        feature_types.infer_feature_types(frame, "y", dates={"nope": "auto"})
 
 
 def test_a_unique_integer_measurement_is_kept_but_a_key_is_dropped():
@@ -107,7 +107,7 @@ def test_a_unique_integer_measurement_is_kept_but_a_key_is_dropped():
             "y": ["a", "b"] * 50,
         }
     )
-    types = features.infer_feature_types(frame, "y")
+    types = feature_types.infer_feature_types(frame, "y")
     assert list(types.dropped) == ["key"] and types.numeric == ["cents"]
 
 
@@ -121,7 +121,7 @@ def test_booleans_become_one_number():
         }
     )
     frame["yn"] = frame["yn"].str.lower()
-    types = features.infer_feature_types(frame, "y")
+    types = feature_types.infer_feature_types(frame, "y")
     assert types.boolean == ["yn", "tf"] and types.categorical == ["sex"]
     out = features.build_preprocessor(types).fit_transform(frame.drop(columns="y"))
     assert list(out.columns) == ["cat__sex_female", "cat__sex_male", "bool__yn", "bool__tf"]
@@ -138,7 +138,7 @@ def test_a_300_value_category_gives_a_bounded_width(labels):
         "multiclass": pd.Series(rng.choice(list("abcde"), 3000)),
         "regression": pd.Series(rng.normal(size=3000)),
     }[labels]
-    types = features.infer_feature_types(frame.assign(y=y), "y")
+    types = feature_types.infer_feature_types(frame.assign(y=y), "y")
     assert types.levels == {"shop": 300}
     target = features.build_preprocessor(types, target_encode_above=100, y=y).fit(frame, y)
     width = {"binary": 1, "multiclass": 5, "regression": 1}[labels]
@@ -152,21 +152,21 @@ def test_a_300_value_category_gives_a_bounded_width(labels):
 def test_the_featurize_table_says_what_each_column_became():
     frame = table()
     X, y = frame.drop(columns="label"), frame["label"]
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     pre = features.build_preprocessor(types, target_encode_above=100, y=y).fit(X, y)
     shown = features.becomes(types, pre).set_index("column")
     assert shown.loc["when", "outputs"] == 5 and "year" in shown.loc["when", "becomes"]
     assert shown.loc["id", "outputs"] == 0 and shown.loc["member", "outputs"] == 1
     assert shown.loc["shop", "outputs"] == 1  # binary label: one target-encoded column
     assert shown["outputs"].sum() == pre.transform(X).shape[1]
-    html = features.Table(shown.reset_index())._repr_html_()
+    html = feature_types.Table(shown.reset_index())._repr_html_()
     assert "<th>column</th>" in html and "<th></th>" not in html  # no row-number column
 
 
 def test_the_saved_model_reloads_and_predicts_from_raw_rows_with_dates(tmp_path):
     frame = table()
     X, y = frame.drop(columns="label"), frame["label"]
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     pre = features.build_preprocessor(types, target_encode_above=100, y=y).fit(X, y)
     estimator = model.make_estimator("sklearn.ensemble.HistGradientBoostingClassifier", {})
     estimator.fit(model.training_matrix(pre, X, y), y)
@@ -183,7 +183,7 @@ def test_target_encoding_is_cross_fitted_for_training():
     rng = np.random.default_rng(3)
     X = pd.DataFrame({"shop": [f"s{i}" for i in rng.integers(0, 150, 600)]})
     y = pd.Series(rng.choice(["a", "b"], 600))  # noise: nothing to learn from the shop
-    types = features.infer_feature_types(X.assign(y=y), "y")
+    types = feature_types.infer_feature_types(X.assign(y=y), "y")
     pre = features.build_preprocessor(types, target_encode_above=100, y=y).fit(X, y)
     plain, crossed = pre.transform(X), model.training_matrix(pre, X, y)
     # encoded with their own labels the rows would "predict" noise; cross-fitted they do not
@@ -214,10 +214,10 @@ def test_integer_keys_found_on_the_source_survive_a_sample():
     source = _numbered(20_000)
     sample = source.sample(frac=0.1, random_state=1)  # what prepare.sample leaves
     # on the sample alone, 2,000 keys spanning 1..20,000 read as a number to learn from
-    assert features.infer_feature_types(sample, "label").kinds["row_id"][0] == "numeric"
+    assert feature_types.infer_feature_types(sample, "label").kinds["row_id"][0] == "numeric"
     keys = kinds.source_keys(source, "label")
     assert list(keys) == ["row_id"] and "on all 20,000 rows of the source" in keys["row_id"]
-    types = features.infer_feature_types(sample, "label", keys=keys)
+    types = feature_types.infer_feature_types(sample, "label", keys=keys)
     assert types.kinds["row_id"][0] == "identifier" and types.dropped["row_id"] == keys["row_id"]
     assert types.kinds["visits"][0] == "numeric"  # 63% distinct: not a key
 

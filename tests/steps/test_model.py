@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbml.steps import data, features, model
+from nbml.steps import data, feature_types, features, model
 
 
 def _fitted(frame):
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     X, y = data.split_xy(frame, "label")
     est = model.make_estimator(
         "sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 5, "random_state": 0}
@@ -127,7 +127,7 @@ def _noisy(n, seed=0):
 
 
 def _preprocessor(frame):
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     X, y = data.split_xy(frame, "label")
     return features.build_preprocessor(types).fit(X, y), X, y
 
@@ -182,7 +182,7 @@ def test_no_rows_are_held_out_when_the_estimator_would_not_hold_out_the_same(kwa
 
 
 def _coded(frame):
-    types = features.infer_feature_types(frame, "label")
+    types = feature_types.infer_feature_types(frame, "label")
     X, y = data.split_xy(frame, "label")
     return features.build_preprocessor(types, category_codes=True).fit(X, y), X, y
 

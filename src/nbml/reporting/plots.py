@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+if TYPE_CHECKING:
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
 _WIDTH = 7.0
 
@@ -203,6 +205,9 @@ def draw_confusion(
     # plot data holds a count per (actual, predicted) pair: each pair weighs
     # its count (integers, so the matrix stays counts)
     counts = rows["count"].astype("int64") if "count" in rows else None
+    # lazy: explore draws with this module and never imports scikit-learn (~2 s of its start)
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     display = ConfusionMatrixDisplay.from_predictions(
         actual,
         predicted,
@@ -230,10 +235,10 @@ def confusion_matrix(rows: pd.DataFrame) -> Figure:
     return fig
 
 
-# kind -> scikit-learn display and the plot-data columns of its x and y
-CURVES: dict[str, tuple[type, str, str]] = {
-    "roc": (RocCurveDisplay, "fpr", "tpr"),
-    "precision_recall": (PrecisionRecallDisplay, "recall", "precision"),
+# kind -> scikit-learn display (in sklearn.metrics) and the plot-data columns of its x and y
+CURVES: dict[str, tuple[str, str, str]] = {
+    "roc": ("RocCurveDisplay", "fpr", "tpr"),
+    "precision_recall": ("PrecisionRecallDisplay", "recall", "precision"),
 }
 
 
@@ -246,8 +251,11 @@ def draw_curves(
     classifier can reach any mix of two neighbouring thresholds) and
     precision-recall curves as steps, with the chance-level diagonal on ROC.
     """
-    display_class, x, y = CURVES[kind]
-    display = display_class(
+    # lazy: as in draw_confusion
+    from sklearn import metrics
+
+    display_name, x, y = CURVES[kind]
+    display = getattr(metrics, display_name)(
         **{
             x: [p[x].to_numpy() for p in parts.values()],
             y: [p[y].to_numpy() for p in parts.values()],

@@ -22,8 +22,6 @@ import numpy as np
 import pandas as pd
 from palmerpenguins import load_penguins
 from pandas.api import types as ptypes
-from sklearn import datasets
-from sklearn.model_selection import train_test_split
 
 from nbml.errors import DataError
 from nbml.messages import progress, shorten, warn
@@ -48,6 +46,9 @@ from nbml.steps.task import (
 
 def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
+        # lazy: explore reads with this module and never imports scikit-learn (~2 s)
+        from sklearn import datasets
+
         bunch = getattr(datasets, f"load_{name}")(as_frame=True)
         frame = bunch.frame.copy()
         # class names instead of 0/1/2, so reports and metrics read naturally
@@ -1047,6 +1048,9 @@ def split_rows(
     if is_dask(df):
         return _cluster().split(df, test_size, seed)
     by = split_strata(df, target, int(np.ceil(len(df) * test_size)), task)
+    # lazy: as in _sklearn
+    from sklearn.model_selection import train_test_split
+
     train, test = train_test_split(
         np.arange(len(df)), test_size=test_size, random_state=seed, stratify=by
     )
@@ -1218,6 +1222,9 @@ def sample_source(
     if strata is None:
         part = df.sample(n=n, random_state=seed)
     else:
+        # lazy: as in _sklearn
+        from sklearn.model_selection import train_test_split
+
         part, _ = train_test_split(df, train_size=n, random_state=seed, stratify=strata)
     if min_rows_per_class is not None and task == CLASSIFICATION and target in df:
         before, after = df[target].value_counts(), part[target].value_counts()

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from sklearn.base import ClassifierMixin, RegressorMixin
 
 from nbml.errors import DataError, TaskError
 from nbml.project import AUTO
@@ -167,6 +166,9 @@ def estimator_for(estimator: str, task: str) -> str:
 
 def kind_of(cls: type) -> str | None:
     """The task an estimator class is for (by scikit-learn's mixins), or None."""
+    # lazy: explore and report read the task with this module, without scikit-learn (~2 s)
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
     if issubclass(cls, ClassifierMixin):
         return CLASSIFICATION
     if issubclass(cls, RegressorMixin):

@@ -14,29 +14,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
 from sklearn.base import BaseEstimator, TransformerMixin
 
-# A format of "" means: datetime values, or text in ISO 8601 (2024-01-31, 2024-01-31T08:30).
-ISO_FORMAT = "ISO8601"
+from nbml.steps.kinds import FALSE_WORDS, TRUE_WORDS, parse_dates
+
 DATE_PARTS = ("year", "month", "day", "weekday", "dayofyear")
 TIME_PARTS = ("hour", "minute")
 # sin/cos pairs of the cyclic parts (date_cycles): December sits next to January.
 CYCLES = {"month": 12, "weekday": 7, "dayofyear": 366, "time": 24}
 # pandas' accessor of each part
 _ACCESSORS = {"weekday": "day_of_week", "dayofyear": "day_of_year"}
-TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "1.0"})
-FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "0.0"})
-
-
-def parse_dates(values: pd.Series, fmt: str = "") -> pd.Series:
-    """Datetimes from datetime values (their wall-clock time) or text in ``fmt`` (offsets
-    converted to UTC); what does not parse is NaT."""
-    if ptypes.is_datetime64_any_dtype(values):
-        when = pd.Series(values)
-        return when.dt.tz_localize(None) if when.dt.tz is not None else when
-    text = pd.Series(values).astype("string").str.strip()
-    return pd.to_datetime(text, format=fmt or ISO_FORMAT, errors="coerce", utc=True)
 
 
 def _frame(X: Any) -> pd.DataFrame:
