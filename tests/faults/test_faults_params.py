@@ -330,3 +330,10 @@ def test_metrics_of_the_other_task_are_refused_by_the_stage_check(project_copy: 
     # nothing to check when both are auto: no data is read
     set_params(project_copy, "evaluate", metrics="auto")
     assert checks.stage_task_problems(Project.load(project_copy), "evaluate") == []
+
+
+def test_a_misspelt_required_key_is_named_beside_the_missing_one(proj):
+    params = copy.deepcopy(proj.params)
+    params["prepare"]["tets_size"] = params["prepare"].pop("test_size")
+    text = problems(Project(proj.root, proj.pipeline, params))
+    assert "prepare.test_size: missing (required); params.yaml has prepare.tets_size" in text

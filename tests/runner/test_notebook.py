@@ -159,3 +159,9 @@ def test_a_long_cell_error_goes_on_its_own_line():
     head, error = nbfile.describe_cell(3, cell).split("\n")
     assert head == "cell 4 (id 'load') `types = infer_feature_types(df, target)`:"
     assert error == "  FeatureError: " + "x" * 150
+
+
+def test_a_misspelt_parameter_is_named_with_the_one_the_notebook_declares():
+    with pytest.raises(nbfile.NotebookError) as info:
+        nbfile.check_parameters(make_nb(), {"alpha": 1, "betta": "y"}, "nb", "train")
+    assert "params.yaml gives betta to stage 'train' (did you mean beta?)" in str(info.value)

@@ -70,7 +70,16 @@ def _int_at_least(values: dict[str, Any], section: str, key: str, low: int) -> l
 
 
 def _required(values: dict[str, Any], section: str, keys: tuple[str, ...]) -> list[str]:
-    return [f"{section}.{k}: missing (required)" for k in keys if k not in values]
+    """A missing key, with the key of the section it was probably misspelt as."""
+    problems = []
+    for key in keys:
+        if key in values:
+            continue
+        spare = [str(k) for k in values if k not in keys]
+        close = difflib.get_close_matches(key, spare, n=1, cutoff=0.75)
+        hint = f"; params.yaml has {section}.{close[0]}, a misspelling?" if close else ""
+        problems.append(f"{section}.{key}: missing (required){hint}")
+    return problems
 
 
 def _inside(root: Path, value: str, bases: tuple[Path, ...]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import os
 import tempfile
@@ -99,6 +100,17 @@ def check_parameters(nb: dict[str, Any], injected: dict[str, Any], where: str, s
     unknown = sorted(set(injected) - declared)
     missing = sorted(declared - set(injected))
     problems = []
+    # a key params.yaml spells differently from the name the notebook expects: one
+    # problem naming both, not an unknown key and a missing one
+    for key in list(unknown):
+        close = difflib.get_close_matches(key, missing, n=1, cutoff=0.75)
+        if close:
+            problems.append(
+                f"params.yaml gives {key} to stage '{stage}' (did you mean {close[0]}?), and "
+                f"the parameters cell of {where} declares {close[0]}: rename it in params.yaml"
+            )
+            unknown.remove(key)
+            missing.remove(close[0])
     if unknown:
         problems.append(
             f"params.yaml gives {', '.join(unknown)} to stage '{stage}', but the "
