@@ -337,3 +337,9 @@ def test_a_misspelt_required_key_is_named_beside_the_missing_one(proj):
     params["prepare"]["tets_size"] = params["prepare"].pop("test_size")
     text = problems(Project(proj.root, proj.pipeline, params))
     assert "prepare.test_size: missing (required); params.yaml has prepare.tets_size" in text
+
+
+@pytest.mark.parametrize("title", ["", "  ", None, ["a"]])
+def test_the_report_title_must_be_text(proj, title):
+    text = problems(with_params(proj, report={"title": title}))
+    assert f"report.title: expected the reports' title as text, found {title!r}" in text

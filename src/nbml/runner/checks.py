@@ -579,6 +579,15 @@ def _check_compute(values: dict[str, Any], proj: Project) -> list[str]:
     return problems
 
 
+@check("report")
+def _check_report(values: dict[str, Any], proj: Project) -> list[str]:
+    # the title heads every page a reader opens; an empty one leaves a bare "##"
+    title = values.get("title")
+    if "title" in values and not (isinstance(title, str) and title.strip()):
+        return [f"report.title: expected the reports' title as text, found {title!r}"]
+    return []
+
+
 def _check_paths(proj: Project) -> list[str]:
     """Paths in dvc.yaml (vars.paths, every stage's deps and outs) and path-like params."""
     problems: list[str] = []
