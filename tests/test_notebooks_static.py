@@ -87,10 +87,9 @@ WITHOUT_SKLEARN = ["explore"]
 
 
 def import_lines(stage: str) -> str:
-    """The notebook's import statements, wherever they are, as one source."""
-    code = code_of(stage)
-    nodes = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Import | ast.ImportFrom)]
-    return "\n".join(ast.unparse(n) for n in nodes)
+    """The notebook's import statements, as the runner warms its kernel with them."""
+    nb = nbfile.read_json(ROOT / PROJECT.stage_notebook(stage).notebook)
+    return "\n".join(nbfile.import_statements(nb))
 
 
 @pytest.mark.parametrize("stage", WITHOUT_SKLEARN)
