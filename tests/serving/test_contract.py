@@ -65,6 +65,8 @@ def test_bad_rows_get_422_naming_row_and_column(client, rows, change, column, wo
         (b"[1, 2]", 422, "expected {\"rows\""),
         (b'{"rows": []}', 422, "at least 1"),
         (b'{"rows": [5]}', 422, "row 0: expected an object"),
+        (b"", 422, 'request: the body is empty; expected {"rows"'),
+        (b'{"row": []}', 422, 'request: the body has no "rows"; expected {"rows"'),
     ],
 )
 def test_malformed_bodies_get_4xx_not_500(client, body, status, words):

@@ -60,6 +60,9 @@ def _same_letters(column: Any, columns: Sequence[str]) -> str:
     return ""
 
 
+_SHAPE = '{"rows": [{...}, ...]}'
+
+
 def describe_error(error: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
     """One validation error as ``{"row", "column", "message"}``."""
     loc = list(error.get("loc", ()))
@@ -77,8 +80,12 @@ def describe_error(error: dict[str, Any], columns: Sequence[str]) -> dict[str, A
         message = f"{where}, column '{column}': expected {_KIND_WORDS[kind]}, got {got}"
     elif row is not None and column is None:
         message = f"{where}: expected an object of column: value, got {_shown(error.get('input'))}"
+    elif kind == "missing" and loc in (["body"], ["body", "rows"]):
+        # pydantic's "Field required" does not say which field, nor that there was no body
+        what = "the body is empty" if loc == ["body"] else 'the body has no "rows"'
+        message = f"request: {what}; expected {_SHAPE}"
     elif loc == ["body"] or loc == ["body", "rows"]:
-        message = f"request: {error.get('msg', 'invalid')}; expected {{\"rows\": [{{...}}, ...]}}"
+        message = f"request: {error.get('msg', 'invalid')}; expected {_SHAPE}"
     else:
         message = f"{'.'.join(map(str, loc))}: {error.get('msg', 'invalid')}"
     return {"row": row, "column": column, "message": message}
