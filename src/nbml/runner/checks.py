@@ -72,10 +72,10 @@ def _int_at_least(values: dict[str, Any], section: str, key: str, low: int) -> l
 def _required(values: dict[str, Any], section: str, keys: tuple[str, ...]) -> list[str]:
     """A missing key, with the key of the section it was probably misspelt as."""
     problems = []
+    spare = [str(k) for k in values if k not in keys]
     for key in keys:
         if key in values:
             continue
-        spare = [str(k) for k in values if k not in keys]
         close = difflib.get_close_matches(key, spare, n=1, cutoff=0.75)
         hint = f"; params.yaml has {section}.{close[0]}, a misspelling?" if close else ""
         problems.append(f"{section}.{key}: missing (required){hint}")

@@ -1,10 +1,10 @@
 """Each raw column's kind, decided on the training split, and why.
 
-numbers, booleans, dates (text that parses as dates, or datetime values),
-categories, and columns left out with the reason (identifiers, free text, a
-single value, ``data.drop``). :mod:`nbml.steps.features` builds the
-preprocessing from these kinds. Apart from it because explore needs the kinds
-but no scikit-learn, whose import costs about 2 s of a kernel's start.
+The kinds are numbers, booleans, dates (text that parses as dates, or datetime
+values), categories, and columns left out with the reason (identifiers, free
+text, a single value, ``data.drop``). :mod:`nbml.steps.features` builds the
+preprocessing from them. This module stands apart from it because explore needs
+the kinds but not scikit-learn, whose import costs about 2 s of a kernel's start.
 """
 
 from __future__ import annotations
