@@ -165,8 +165,17 @@ def test_grouped_importance_equals_permutation_importance_of_the_whole_model():
     assert got.importances[3].tolist() == [0.0] * 7  # the dropped column changes nothing
     rows = evaluation.importance_rows(model, X, y, repeats=7, seed=3)
     by_feature = rows.set_index("feature")["importance"]
-    expected = pd.Series(want.importances_mean.round(6), index=X.columns)
+    expected = pd.Series(want.importances_mean.round(6), index=X.columns).drop("id")
     assert by_feature.sort_index().equals(expected.sort_index())
+
+
+def test_importance_leaves_out_the_columns_the_model_never_reads():
+    """A dropped identifier would read as a useless feature: it is not listed at all."""
+    model, X, y = _fitted_pipeline()
+    assert evaluation.unread_columns(model, list(X.columns)) == ["id"]
+    rows = evaluation.importance_rows(model, X, y, repeats=2, seed=0)
+    assert sorted(rows["feature"]) == ["a", "b", "colour"]
+    assert evaluation.unread_columns(model[-1], list(X.columns)) == []  # no ColumnTransformer
 
 
 def test_grouped_importance_stacks_repeats_into_bounded_predictions(monkeypatch):
@@ -226,7 +235,8 @@ def test_importance_of_a_preprocessing_that_mixes_columns_scores_the_whole_model
     want = permutation_importance(
         model, X, y, n_repeats=3, random_state=0, scoring="balanced_accuracy"
     )
-    expected = pd.Series(want.importances_mean.round(6), index=X.columns)
+    # colour and id are dropped by the remainder: the model reads a and b only
+    expected = pd.Series(want.importances_mean.round(6), index=X.columns)[["a", "b"]]
     assert rows.set_index("feature")["importance"].sort_index().equals(expected.sort_index())
 
 

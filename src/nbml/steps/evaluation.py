@@ -313,7 +313,7 @@ def importance_rows(
     max_rows: int | None = None,
     scoring: str = "balanced_accuracy",
 ) -> pd.DataFrame:
-    """Permutation importance of each raw source column on (a sample of) the test split.
+    """Permutation importance of each raw column the model reads, on (a sample of) the test split.
 
     It speaks of the columns a user knows (``island``) rather than one-hot
     encoded ones, for any estimator. It costs ``repeats`` x columns
@@ -326,6 +326,7 @@ def importance_rows(
     the same numbers as scikit-learn's ``permutation_importance`` on the
     whole model); otherwise permutation_importance scores the whole model, in parallel.
     ``scoring`` is the scikit-learn scorer whose drop is measured (r2 for regression).
+    Columns the model does not read (:func:`unread_columns`) are left out.
     """
     if is_dask(X):
         X, y = _distributed().importance_sample(X, y, max_rows or len(X), seed)
@@ -333,7 +334,9 @@ def importance_rows(
         # one seeded sample for the baseline score and every repeat
         X = X.sample(n=max_rows, random_state=seed)
         y = y.loc[X.index]
-    progress(f"permutation importance: {X.shape[1]} columns x {repeats} repeats on {len(X):,} rows")
+    unread = unread_columns(model, list(X.columns))
+    read = X.shape[1] - len(unread)
+    progress(f"permutation importance: {read} columns x {repeats} repeats on {len(X):,} rows")
     split = transformed_groups(model, X)
     if split is not None:
         matrix, names, groups = split
@@ -351,6 +354,7 @@ def importance_rows(
             "std": result.importances_std.round(6),
         }
     )
+    rows = rows[~rows["feature"].isin(unread)]
     return rows.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)
 
 
@@ -393,6 +397,36 @@ def _output_columns(transformer: Any, columns: list[str]) -> list[str] | None:
     return owners
 
 
+def _entries_read(transformer: ColumnTransformer) -> list[tuple[Any, list[str]]]:
+    """Each fitted entry of a ColumnTransformer that reads columns, with their names."""
+    entries = []
+    for _, step, cols in transformer.transformers_:
+        if isinstance(step, str) and step == "drop":
+            continue
+        if isinstance(cols, str):
+            cols = [cols]
+        elif not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+            cols = list(transformer.feature_names_in_[cols])
+        if len(cols):
+            entries.append((step, cols))
+    return entries
+
+
+def unread_columns(model: Any, columns: list[str]) -> list[str]:
+    """The ``columns`` a model never reads: those its ColumnTransformer drops.
+
+    Identifiers featurize leaves out and params.yaml ``data.drop`` are still
+    in the prepared split; permuting them cannot change a prediction, so
+    listing them in the importance would only read as "not useful" about a
+    column the model never saw. Any other model reads every column.
+    """
+    transformer = model[0] if isinstance(model, Pipeline) and len(model.steps) > 1 else None
+    if not isinstance(transformer, ColumnTransformer):
+        return []
+    read = {c for _, cols in _entries_read(transformer) for c in cols}
+    return [c for c in columns if c not in read]
+
+
 def column_groups(model: Any, columns: list[str]) -> dict[str, np.ndarray] | None:
     """Positions of each raw column's outputs in the model's transformed matrix.
 
@@ -405,11 +439,7 @@ def column_groups(model: Any, columns: list[str]) -> dict[str, np.ndarray] | Non
     if not isinstance(transformer, ColumnTransformer):
         return None
     behind: list[str] = []
-    for _, step, cols in transformer.transformers_:
-        if step == "drop" or len(cols) == 0:
-            continue
-        if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
-            cols = list(transformer.feature_names_in_[cols])
+    for step, cols in _entries_read(transformer):
         outputs = _output_columns(step, cols)
         if outputs is None:
             return None
