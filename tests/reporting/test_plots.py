@@ -147,3 +147,29 @@ def test_confusion_counts_weigh_their_pair_and_one_line_per_row_counts_one(displ
     rows = pd.DataFrame({"actual": ["a", "a", "b"], "predicted": ["a", "a", "b"]})
     plots.confusion_matrix(rows)
     assert displays[-1].confusion_matrix.tolist() == [[2, 0], [0, 1]]
+
+
+def test_target_by_level_draws_one_box_per_level_from_the_table_alone():
+    """The boxes come from the quantile table: the same figure at any number of rows."""
+    from nbml.reporting import regression_plots
+    from nbml.steps import eda
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "shop": rng.choice(["a", "b", "c"], 5000),
+            "open": rng.choice(["yes", "no"], 5000),
+        }
+    )
+    df["sales"] = rng.normal(size=5000) + df["shop"].map({"a": 0, "b": 5, "c": 10})
+    table = eda.target_by_level(df, "sales", ["open", "shop"], max_levels=12)
+    fig = regression_plots.target_by_level(table, "sales", max_panels=1)
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    assert ax.get_title().startswith("shop (separation 0.9")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == ["a", "b", "c"]
+    shop = table[table["column"] == "shop"].set_index("level")
+    # each box spans that level's 25-75% quantiles of the target
+    boxes = [line.get_xdata() for line in ax.lines if len(set(line.get_xdata())) == 2]
+    assert any(np.allclose(sorted(set(x)), [shop.loc["c", "25%"], shop.loc["c", "75%"]])
+               for x in boxes)  # fmt: skip

@@ -43,3 +43,38 @@ def test_the_kinds_use_the_overview_counts_and_agree_with_their_own(frame):
     # the counts given are the ones used: none is counted again
     told = feature_types.infer_feature_types(frame, "label", distinct={**counted, "size": 1})
     assert "size" in told.dropped
+
+
+def test_target_by_level_orders_columns_by_how_much_the_target_differs_between_levels():
+    df = pd.DataFrame(
+        {
+            # the target is 10 in level a, 20 in level b: all its variance between levels
+            "apart": ["a", "a", "b", "b", "a", "a", "b", "b"],
+            # mean 15 in both levels: none between
+            "same": ["x", "y", "x", "y", "x", "y", "x", "y"],
+            "sparse": ["p", None, "p", None, "p", "q", "p", "p"],
+            "y": [10.0, 10, 20, 20, 10, 10, 20, 20],
+        }
+    )
+    table = eda.target_by_level(df, "y", ["same", "sparse", "apart"], max_levels=2)
+    assert list(dict.fromkeys(table["column"])) == ["apart", "sparse", "same"]
+    apart = table[table["column"] == "apart"].set_index("level")
+    assert apart.loc["a", "median"] == 10.0 and apart.loc["b", "95%"] == 20.0
+    assert apart.loc["b", "rows"] == 4 and apart.loc["b", "mean"] == 20.0
+    assert apart["separation"].iloc[0] == pytest.approx(1.0)
+    same = table[table["column"] == "same"]
+    assert same["separation"].iloc[0] == pytest.approx(0.0)
+    # a missing value is a level of its own; max_levels keeps the most frequent two, in order
+    sparse = table[table["column"] == "sparse"].set_index("level")
+    assert list(sparse.index) == ["p", eda.MISSING_LEVEL]
+    assert sparse.loc["p", "rows"] == 5
+    assert list(table.columns) == ["column", "level", "rows", "mean", *eda.LEVEL_QUANTILES,
+                                   "separation"]  # fmt: skip
+
+
+def test_target_by_level_leaves_out_unlabelled_rows_and_has_columns_without_any():
+    df = pd.DataFrame({"c": ["a", "a", "b"], "y": [1.0, np.nan, 3.0]})
+    table = eda.target_by_level(df, "y", ["c"])
+    assert table.set_index("level")["rows"].to_dict() == {"a": 1, "b": 1}
+    empty = eda.target_by_level(df, "y", [])
+    assert empty.empty and "separation" in empty.columns

@@ -68,6 +68,36 @@ def against_target(df: pd.DataFrame, target: str, columns: list[str], max_panels
     return fig
 
 
+def target_by_level(levels: pd.DataFrame, target: str, max_panels: int) -> Figure:
+    """Box plots of the target per level, one panel per column, from a table of quantiles.
+
+    ``levels`` is :func:`nbml.steps.eda.target_by_level`'s table: its columns in
+    its order (most separating first, at most ``max_panels``), its levels (the
+    most frequent) top to bottom; boxes span 25-75%, whiskers 5-95%, a dot marks
+    the mean. Drawn from the table alone, so the figure is the same size at any
+    number of rows.
+    """
+    shown = list(dict.fromkeys(levels["column"]))[:max_panels]
+    fig, axes = grid(len(shown), cols=2, row_height=2.6)
+    for ax, col in zip(axes, shown, strict=True):
+        rows = levels[levels["column"] == col]
+        boxes = [
+            {
+                "label": str(r["level"]),
+                "whislo": r["5%"], "q1": r["25%"], "med": r["median"],
+                "q3": r["75%"], "whishi": r["95%"], "mean": r["mean"], "fliers": [],
+            }
+            for _, r in rows.iterrows()
+        ]  # fmt: skip
+        ax.bxp(boxes, orientation="horizontal", showmeans=True, widths=0.6)
+        ax.invert_yaxis()  # the most frequent level on top, as in the table
+        ax.set_title(f"{col} (separation {rows['separation'].iloc[0]:.3f})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    if shown:
+        fig.supxlabel(str(target), fontsize=9)
+    return fig
+
+
 def value_range(frames: list[pd.DataFrame]) -> tuple[float, float]:
     """The smallest and largest actual or predicted value over some plot data."""
     both = pd.concat([pd.concat([df["actual"], df["predicted"]]) for df in frames])

@@ -126,3 +126,50 @@ def target_correlations(df: pd.DataFrame, target: str, columns: list[str]) -> pd
     table = pd.DataFrame(rows, columns=["column", "r", "spearman"])
     order = table[["r", "spearman"]].abs().max(axis=1).sort_values(ascending=False, kind="stable")
     return table.loc[order.index].round(3).reset_index(drop=True)
+
+
+
+MISSING_LEVEL = "(missing)"
+# the target's quantiles per level: the box (25-75%) and whiskers (5-95%) drawn from them
+LEVEL_QUANTILES = {"5%": 0.05, "25%": 0.25, "median": 0.5, "75%": 0.75, "95%": 0.95}
+
+
+def target_by_level(
+    df: pd.DataFrame, target: str, columns: list[str], max_levels: int = 12
+) -> pd.DataFrame:
+    """A numeric target's rows, mean and quantiles within each level of each column.
+
+    The regression counterpart of the classes per level: one row per (column,
+    level), the ``max_levels`` most frequent levels of a column (a missing value
+    is the level ``(missing)``), with the quantiles of :data:`LEVEL_QUANTILES`
+    a box plot is drawn from. Columns come in order of ``separation``, the
+    share of the target's variance that lies between the column's level means
+    (eta squared, as :func:`class_separation` with the roles swapped: 0 when
+    every level has the same mean, 1 when the level alone gives the target).
+    """
+    y = df[target].astype(float)
+    labelled = y.notna().to_numpy()
+    y = y[labelled]
+    spread = float(((y - y.mean()) ** 2).sum())
+    parts = []
+    for col in columns:
+        levels = df.loc[labelled, col].astype("string").fillna(MISSING_LEVEL)
+        grouped = y.groupby(levels, observed=True)
+        stats = grouped.agg(["size", "mean"]).rename(columns={"size": "rows"})
+        between = float((stats["rows"] * (stats["mean"] - y.mean()) ** 2).sum())
+        stats = stats.sort_values("rows", ascending=False, kind="stable").head(max_levels)
+        quantiles = grouped.quantile(list(LEVEL_QUANTILES.values())).unstack()
+        quantiles.columns = list(LEVEL_QUANTILES)
+        stats = stats.join(quantiles).reset_index(names="level")
+        stats.insert(0, "column", str(col))
+        stats["separation"] = between / spread if spread > 0 else 0.0
+        parts.append(stats)
+    names = ["column", "level", "rows", "mean", *LEVEL_QUANTILES, "separation"]
+    if not parts:
+        return pd.DataFrame(columns=names)
+    table = pd.concat(parts, ignore_index=True)[names]
+    # the columns whose levels differ most first, each keeping its levels' order
+    rank = table.groupby("column", sort=False)["separation"].first()
+    order = {c: i for i, c in enumerate(rank.sort_values(ascending=False, kind="stable").index)}
+    table = table.sort_values("column", key=lambda c: c.map(order), kind="stable")
+    return table.reset_index(drop=True).round(4).round({"separation": 3})
