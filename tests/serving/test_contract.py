@@ -26,6 +26,29 @@ def test_predictions_equal_the_model_and_keep_request_order(client, trained, row
     assert len({p["label"] for p in answer.json()["predictions"]}) == 3
 
 
+def test_a_category_training_never_saw_is_answered_with_a_warning_naming_it(client, trained, rows):
+    known = client.post("/predict", json={"rows": rows[:5]})
+    assert known.status_code == 200 and "warnings" not in known.json()
+    sent = [rows[0], {**rows[1], "island": "Atlantis"}, {**rows[2], "island": "Atlantis"}]
+    sent += [{**rows[3], "island": "Mu", "sex": None}]
+    answer = client.post("/predict", json={"rows": sent})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == model_answers(trained, sent)
+    (warning,) = answer.json()["warnings"]
+    assert warning.startswith("island: text 'Atlantis' (rows 1, 2), text 'Mu' (row 3) never seen")
+    assert "unknown category" in warning
+
+
+def test_unseen_values_are_named_a_few_at_a_time():
+    from nbml.serving.answers import UNSEEN_SHOWN, unseen_warnings
+
+    checks = [(1, "shop", frozenset({"a", "b"}))]
+    rows = [(0.5, f"new{i}") for i in range(UNSEEN_SHOWN + 3)] + [(0.1, "a"), (0.2, None)]
+    (warning,) = unseen_warnings(rows, checks)
+    assert warning.count("text 'new") == UNSEEN_SHOWN and " and 3 more never seen" in warning
+    assert unseen_warnings([(0.1, "b"), (0.2, None)], checks) == []
+
+
 def test_null_means_missing(client, trained, rows):
     row = {**rows[0], "sex": None, "bill_length_mm": None}
     answer = client.post("/predict", json={"rows": [row]})

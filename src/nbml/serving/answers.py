@@ -18,19 +18,61 @@ _KIND_WORDS = {
 }
 
 
-def prediction_body(labels: list[Any], proba: np.ndarray, classes: list[Any]) -> bytes:
+def prediction_body(
+    labels: list[Any], proba: np.ndarray, classes: list[Any], warnings: Sequence[str] = ()
+) -> bytes:
     """``{"predictions": [{"label": ..., "probabilities": {class: p}}, ...]}`` as JSON bytes.
 
-    A regressor has no classes: each answer is ``{"value": number}``.
+    A regressor has no classes: each answer is ``{"value": number}``. ``warnings``
+    (:func:`unseen_warnings`), when there are any, come as ``"warnings": [...]``.
     """
     if not classes:
-        return json.dumps({"predictions": [{"value": float(v)} for v in labels]}).encode()
-    keys = [str(c) for c in classes]
-    predictions = [
-        {"label": label, "probabilities": dict(zip(keys, row, strict=True))}
-        for label, row in zip(labels, proba.tolist(), strict=True)
-    ]
-    return json.dumps({"predictions": predictions}).encode()
+        predictions: list[dict[str, Any]] = [{"value": float(v)} for v in labels]
+    else:
+        keys = [str(c) for c in classes]
+        predictions = [
+            {"label": label, "probabilities": dict(zip(keys, row, strict=True))}
+            for label, row in zip(labels, proba.tolist(), strict=True)
+        ]
+    body: dict[str, Any] = {"predictions": predictions}
+    if warnings:
+        body["warnings"] = list(warnings)
+    return json.dumps(body).encode()
+
+
+# (position in a request row, column name, the values training saw in it)
+CategoryCheck = tuple[int, str, frozenset[Any]]
+UNSEEN_SHOWN = 5
+
+
+def unseen_warnings(rows: Sequence[tuple[Any, ...]], checks: Sequence[CategoryCheck]) -> list[str]:
+    """One sentence per column whose values in ``rows`` training never saw.
+
+    The request is still answered: the model takes such a value as it does in
+    evaluate (an unknown category; docs/faults.md), but a client that sent
+    'Atlantis' for an island should learn that its answer rests on no island at
+    all. A few values are named, each with the rows (0-based) it is in.
+    """
+    found = []
+    for position, name, known in checks:
+        where: dict[Any, list[int]] = {}
+        for i, row in enumerate(rows):
+            value = row[position]
+            if value is not None and value not in known:
+                where.setdefault(value, []).append(i)
+        if not where:
+            continue
+        shown = [
+            f"{_shown(v)} (row{'s' if len(r) > 1 else ''} {', '.join(map(str, r[:3]))}"
+            f"{', ...' if len(r) > 3 else ''})"
+            for v, r in list(where.items())[:UNSEEN_SHOWN]
+        ]
+        more = f" and {len(where) - UNSEEN_SHOWN} more" if len(where) > UNSEEN_SHOWN else ""
+        found.append(
+            f"{name}: {', '.join(shown)}{more} never seen in training; "
+            "predicted as an unknown category"
+        )
+    return found
 
 
 def _shown(value: Any) -> str:

@@ -19,7 +19,12 @@ from fastapi_offline import FastAPIOffline
 
 from nbml.project import find_root
 from nbml.serving import card, page, v2
-from nbml.serving.answers import not_json_answer, prediction_body, validation_answer
+from nbml.serving.answers import (
+    not_json_answer,
+    prediction_body,
+    unseen_warnings,
+    validation_answer,
+)
 from nbml.serving.limits import BodyLimit, OfflinePages
 from nbml.serving.schema import PredictResponse
 from nbml.serving.service import Service
@@ -54,7 +59,8 @@ def predict_router(service: Service) -> APIRouter:
             return not_ready()
         rows = [tuple(row.__dict__.values()) for row in body.rows]  # type: ignore[attr-defined]
         labels, proba = await service.batcher.submit(rows)  # type: ignore[union-attr]
-        content = prediction_body(labels, proba, service.predictor.classes)  # type: ignore[union-attr]
+        notes = unseen_warnings(rows, service.category_checks)
+        content = prediction_body(labels, proba, service.predictor.classes, notes)  # type: ignore[union-attr]
         return Response(content, media_type=JSON)
 
     return router

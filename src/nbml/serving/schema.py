@@ -167,9 +167,14 @@ class ValuePrediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    """The answers, in request order."""
+    """The answers, in request order, and what in the rows training never saw."""
 
     predictions: list[Prediction | ValuePrediction]
+    warnings: list[str] | None = Field(
+        None,
+        description="present when a category column has a value training never saw: "
+        "one sentence per column, naming the values and their rows",
+    )
 
 
 def example_row(specs: list[ColumnSpec], frame: pd.DataFrame | None) -> dict[str, Any]:

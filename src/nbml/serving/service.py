@@ -9,11 +9,12 @@ from pydantic import BaseModel
 
 from nbml.errors import ServeError
 from nbml.project import Project, load_yaml
+from nbml.serving.answers import CategoryCheck
 from nbml.serving.batching import MicroBatcher
 from nbml.serving.loading import LOCK_FILE, load_recorded_model, recorded_out, test_frame
 from nbml.serving.metadata import describe, request_specs
 from nbml.serving.predictor import Predictor
-from nbml.serving.schema import ColumnSpec, example_row, request_model, row_model
+from nbml.serving.schema import BOOLEAN, ColumnSpec, example_row, request_model, row_model
 from nbml.serving.settings import Settings
 
 
@@ -31,6 +32,8 @@ class Service:
     request_model: type[BaseModel]
     example: dict[str, Any]
     info: dict[str, Any]
+    # the used columns whose training values are listed: categories, not booleans
+    category_checks: list[CategoryCheck]
     predictor: Predictor | None = None
     batcher: MicroBatcher | None = field(default=None, repr=False)
 
@@ -48,7 +51,12 @@ class Service:
         example = example_row(specs, test_frame(project))
         request = request_model(row, settings.max_rows, example)
         info = describe(project, lock, stage, md5)
-        return cls(settings, project, lock, stage, md5, specs, row, request, example, info)
+        checks = [
+            (i, s.name, frozenset(s.categories))
+            for i, s in enumerate(specs)
+            if s.used and s.categories and s.kind != BOOLEAN
+        ]
+        return cls(settings, project, lock, stage, md5, specs, row, request, example, info, checks)
 
     def load(self) -> Predictor:
         """Load the recorded model (md5 checked), check the fast path, start the batcher."""
