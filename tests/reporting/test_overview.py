@@ -80,6 +80,22 @@ def test_the_summary_shows_data_model_headline_and_weakest_class(files):
     assert '<script src="status.js"></script>' in page and "http" not in page
 
 
+def test_a_model_no_better_than_the_baseline_is_said_first(files):
+    facts = overview.gather(PARAMS, "classification", files)
+    assert overview.verdict(facts) == "" and "below-baseline" not in overview.render(facts)
+    # accuracy at the baseline's (a tie is no better), log loss above it
+    files["metrics"].write_text(json.dumps({"accuracy": 0.44186, "log_loss": 1.2}))
+    facts = overview.gather(PARAMS, "classification", files)
+    page = overview.render(facts)
+    said = re.search(r'<p class="below-baseline" role="alert">([^<]*)</p>', page).group(1)
+    assert said.startswith(
+        "The model does no better than always answering the most common class (Adelie) "
+        "on accuracy and log_loss: look in explore"
+    )
+    # right under the headline, before the facts
+    assert page.index("below-baseline") < page.index('class="facts"')
+
+
 def test_booleans_and_dates_are_counted_among_the_columns_used(files):
     types = {
         "numeric": ["bill_length_mm"],

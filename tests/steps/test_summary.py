@@ -98,3 +98,14 @@ def test_reading_order_puts_each_tasks_headline_first():
         "zeta",
     ]
     assert summary.reading_order(["log_loss", "roc_auc_ovr", "accuracy"])[0] == "accuracy"
+
+
+def test_not_beaten_takes_each_metrics_direction_and_counts_a_tie():
+    scores = {"r2": -0.3, "rmse": 10.0, "mae": 4.0, "median_absolute_error": 2.0, "x": 1.0}
+    base = {"r2": 0.0, "rmse": 9.0, "mae": 4.0, "median_absolute_error": 3.0, "x": None}
+    assert summary.not_beaten(scores, base) == ["r2", "rmse", "mae"]
+    assert summary.not_beaten({"r2": float("nan")}, {"r2": 0.0}) == []
+    said = summary.baseline_verdict(scores, base, "always answering the training mean (5)")
+    assert said.startswith("The model does no better than always answering the training "
+                           "mean (5) on r2, rmse and mae:")  # fmt: skip
+    assert summary.baseline_verdict({"r2": 0.9}, {"r2": 0.0}, "guessing") == ""

@@ -25,7 +25,14 @@ import pyarrow.parquet as pq
 from nbml.errors import ReportError
 from nbml.project import parse_file
 from nbml.steps import per_class, slices
-from nbml.steps.summary import columns_used, definition, fmt, higher_is_better, reading_order
+from nbml.steps.summary import (
+    baseline_verdict,
+    columns_used,
+    definition,
+    fmt,
+    higher_is_better,
+    reading_order,
+)
 
 BASES = (("HEAD", "vs last commit"), ("main", "vs main"))
 # Written next to the index by `make repro` / `make status` (nbml.reporting.status);
@@ -153,11 +160,18 @@ def headline(f: Facts) -> str:
     text = f"{name} {fmt(value, [base])}"
     if base is None:
         return text
+    return f"{text}; {_guess(f)}: {fmt(base, [value])}"
+
+
+def _guess(f: Facts) -> str:
     if f.baseline.get("strategy") == "majority class":
-        guess = f"always answering the most common class ({f.baseline.get('answer')})"
-    else:
-        guess = f"always answering the training mean ({f.baseline.get('answer')})"
-    return f"{text}; {guess}: {fmt(base, [value])}"
+        return f"always answering the most common class ({f.baseline.get('answer')})"
+    return f"always answering the training mean ({f.baseline.get('answer')})"
+
+
+def verdict(f: Facts) -> str:
+    """'' unless the model does no better than the baseline on some metric."""
+    return baseline_verdict(f.scores, f.baseline.get("metrics") or {}, _guess(f))
 
 
 def _arrow(name: str) -> str:
@@ -192,6 +206,11 @@ def _metrics_table(f: Facts) -> str:
     )
 
 
+def _verdict_html(f: Facts) -> str:
+    text = verdict(f)
+    return f'<p class="below-baseline" role="alert">{escape(text)}</p>' if text else ""
+
+
 def render(f: Facts, status_src: str = STATUS_FILE) -> str:
     """The summary block, then the script that fills in its live part from status.js."""
     return (
@@ -199,6 +218,7 @@ def render(f: Facts, status_src: str = STATUS_FILE) -> str:
         f'<p class="headline">{escape(headline(f))}'
         f'<span class="headline-change" data-metric="{escape(next(iter(f.scores), ""))}">'
         "</span></p>"
+        f"{_verdict_html(f)}"
         '<div class="facts">'
         f'<div class="fact"><h3>Data</h3>{_data_html(f)}</div>'
         f'<div class="fact"><h3>Model</h3>{_model_html(f)}</div>'

@@ -91,6 +91,40 @@ def higher_is_better(name: str) -> bool:
     return METRIC_INFO.get(name, (True, ""))[0]
 
 
+def not_beaten(scores: Mapping[str, float], baseline: Mapping[str, float | None]) -> list[str]:
+    """The metrics on which the model does no better than the baseline (ties included)."""
+    found = []
+    for name, value in scores.items():
+        base = baseline.get(name)
+        if base is None or value is None or math.isnan(value) or math.isnan(base):
+            continue
+        if not (value > base if higher_is_better(name) else value < base):
+            found.append(name)
+    return found
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def baseline_verdict(
+    scores: Mapping[str, float], baseline: Mapping[str, float | None], guess: str
+) -> str:
+    """'' when the model beats the baseline on every metric, else a sentence saying where not.
+
+    ``guess`` says what the baseline does ("always answering the training mean (3.5)").
+    A model no better than a guess is the first thing a reader of the summary
+    must see, whatever the headline number looks like.
+    """
+    names = not_beaten(scores, baseline)
+    if not names:
+        return ""
+    return (
+        f"The model does no better than {guess} on {_and(names)}: look in explore's report "
+        "for a few extreme values or columns without signal, and at the train parameters."
+    )
+
+
 def reading_order(names: Iterable[str]) -> list[str]:
     """``names`` in METRIC_INFO's order (accuracy, ... or r2, rmse, ...), unknown ones last."""
     known = list(METRIC_INFO)
