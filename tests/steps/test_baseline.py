@@ -58,3 +58,16 @@ def test_unknown_task_and_missing_classes_are_refused():
         baseline.baseline("ranking", y, y)
     with pytest.raises(NbmlError, match="needs the classes"):
         baseline.baseline("classification", y, y)
+
+
+def test_a_model_no_better_than_the_baseline_is_warned_about_on_stderr(capsys):
+    y_train = pd.Series([1.0, 2.0, 3.0, 1e9])
+    y_test = pd.Series([1.0, 2.0, 3.0])
+    reference = baseline.baseline("regression", y_train, y_test, names=["r2", "mae"])
+    worse = {"r2": reference["metrics"]["r2"] - 1, "mae": reference["metrics"]["mae"] * 2}
+    said = baseline.warn_if_not_beaten(worse, reference, "y")
+    assert said.startswith("The model does no better than always answering the training mean")
+    assert "on r2 and mae" in said
+    assert capsys.readouterr().err == f"nbml warning: {said}\n"
+    assert baseline.warn_if_not_beaten({"r2": 0.9, "mae": 0.1}, reference, "y") == ""
+    assert capsys.readouterr().err == ""

@@ -15,9 +15,11 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from nbml.errors import MetricError
+from nbml.messages import warn
 from nbml.steps import regression
 from nbml.steps.compute import is_dask, small
 from nbml.steps.evaluation import compute_metrics
+from nbml.steps.summary import baseline_verdict
 
 TASKS = ("classification", "regression")
 
@@ -99,3 +101,14 @@ def describe(result: dict[str, Any], target: str) -> str:
     if result["strategy"] == "majority class":
         return f"always answering the most common class ({result['answer']})"
     return f"always answering the training mean of {target} ({result['answer']:.4g})"
+
+
+def warn_if_not_beaten(scores: dict[str, float], result: dict[str, Any], target: str) -> str:
+    """Warn (on the terminal too) when the model does no better than the baseline somewhere.
+
+    Returns the sentence, '' when the model beats the baseline on every metric.
+    """
+    said = baseline_verdict(scores, result["metrics"], describe(result, target))
+    if said:
+        warn(said)
+    return said
