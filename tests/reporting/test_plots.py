@@ -173,3 +173,19 @@ def test_target_by_level_draws_one_box_per_level_from_the_table_alone():
     boxes = [line.get_xdata() for line in ax.lines if len(set(line.get_xdata())) == 2]
     assert any(np.allclose(sorted(set(x)), [shop.loc["c", "25%"], shop.loc["c", "75%"]])
                for x in boxes)  # fmt: skip
+
+
+@pytest.mark.parametrize("classification", [False, True])
+def test_over_time_draws_one_bar_per_period_and_the_target_below(classification):
+    from nbml.steps import eda
+
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2021-01-01", periods=3000, freq="D")
+    y = rng.choice(["a", "b"], 3000, p=[0.3, 0.7]) if classification else rng.normal(size=3000)
+    df = pd.DataFrame({"when": days.strftime("%Y-%m-%d"), "y": y})
+    found = eda.over_time(df, "y", "when", "%Y-%m-%d", classification)
+    fig = plots.over_time(found.table, "when", found.period, "y")
+    top, bottom = fig.axes[:2]
+    assert len(top.patches) == len(found.table) <= eda.MAX_PERIODS
+    legend = [t.get_text() for t in bottom.get_legend().get_texts()]
+    assert legend == (["b", "a"] if classification else ["mean", "median"])  # most frequent first

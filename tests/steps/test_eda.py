@@ -78,3 +78,33 @@ def test_target_by_level_leaves_out_unlabelled_rows_and_has_columns_without_any(
     assert table.set_index("level")["rows"].to_dict() == {"a": 1, "b": 1}
     empty = eda.target_by_level(df, "y", [])
     assert empty.empty and "separation" in empty.columns
+
+
+def test_over_time_picks_the_finest_period_that_keeps_the_table_bounded():
+    hours = pd.date_range("2024-01-01", periods=24 * 400, freq="h")  # 400 days of stamps
+    df = pd.DataFrame({"when": hours.strftime("%d/%m/%Y %H:%M"), "y": np.arange(len(hours)) % 7})
+    df.loc[3, "when"] = "not a date"
+    found = eda.over_time(df, "y", "when", "%d/%m/%Y %H:%M", classification=False)
+    # hourly (9,600) and daily (400) are over 60 periods, weekly (58) fits
+    assert found.period == "weekly" and len(found.table) <= eda.MAX_PERIODS
+    assert found.table["rows"].sum() == len(df) - 1 and found.unparsed == 1
+    assert list(found.table.columns) == ["rows", "mean", "median"]
+    said = found.describe()
+    assert "2024-01-01 to 2025-02-03, weekly" in said and "1 value(s)" in said
+    first = df.iloc[:168].drop(index=3)  # the first week's rows (a Monday), the bad one left out
+    assert found.table["rows"].iloc[0] == 167
+    assert found.table["mean"].iloc[0] == pytest.approx(first["y"].mean(), abs=1e-4)
+
+
+def test_over_time_gives_class_shares_per_period_the_rare_classes_pooled():
+    days = pd.date_range("2020-01-01", periods=24, freq="MS")
+    labels = [f"c{i % 12}" for i in range(24)]
+    df = pd.DataFrame({"day": days.strftime("%Y-%m-%dT00:00:00+02:00"), "label": labels})
+    found = eda.over_time(df, "label", "day", "%Y-%m-%dT%H:%M:%S%z", classification=True)
+    assert found.period == "monthly" and len(found.table) == 24
+    shares = found.table.drop(columns="rows")
+    assert len(shares.columns) == eda.MAX_CLASSES_OVER_TIME + 1
+    assert shares.columns[-1] == eda.OTHER_CLASSES
+    assert np.allclose(shares.sum(axis=1), 1.0)
+    # offsets are taken to UTC: midnight at +02:00 is 22:00 the day before
+    assert found.table.index[0] == pd.Timestamp("2019-12-01")

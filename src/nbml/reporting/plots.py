@@ -145,6 +145,35 @@ def categorical_by_class(
     return fig
 
 
+def over_time(table: pd.DataFrame, column: str, period: str, target: str) -> Figure:
+    """Rows per period (bars) and, below, the target's mean and median or the class shares.
+
+    ``table`` is :func:`nbml.steps.eda.over_time`'s: indexed by period start, a
+    ``rows`` column, then ``mean`` and ``median`` (a quantity) or one share per class.
+    """
+    fig = Figure(figsize=(_WIDTH, 4.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.6])
+    starts = table.index.to_numpy()
+    width = np.diff(starts).min() * 0.8 if len(starts) > 1 else np.timedelta64(1, "D")
+    top.bar(starts, table["rows"], width=width, color="#4c78a8")
+    top.set_ylabel("rows", fontsize=8)
+    top.set_title(f"'{column}', {period}: rows and {target}", fontsize=10)
+    if "mean" in table.columns:
+        bottom.plot(starts, table["mean"], marker=".", label="mean", color="#4c78a8")
+        bottom.plot(starts, table["median"], marker=".", label="median", color="#f58518")
+        bottom.set_ylabel(str(target), fontsize=8)
+    else:
+        classes = [c for c in table.columns if c != "rows"]  # most frequent first
+        colours = class_colours(len(classes))
+        bottom.stackplot(starts, *(table[c] for c in classes), labels=classes, colors=colours)
+        bottom.set_ylim(0, 1)
+        bottom.set_ylabel(f"share of {target}", fontsize=8)
+    bottom.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    for ax in (top, bottom):
+        ax.tick_params(labelsize=7)
+    return fig
+
+
 def missing_values(df: pd.DataFrame) -> Figure | None:
     """Share of missing values per column, for the columns that have any (else None)."""
     share = _computed(df.isna().mean())

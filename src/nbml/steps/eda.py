@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
+from nbml.steps import kinds
 from nbml.steps.compute import is_dask, small
 
 
@@ -173,3 +176,87 @@ def target_by_level(
     order = {c: i for i, c in enumerate(rank.sort_values(ascending=False, kind="stable").index)}
     table = table.sort_values("column", key=lambda c: c.map(order), kind="stable")
     return table.reset_index(drop=True).round(4).round({"separation": 3})
+
+
+# -- dates -------------------------------------------------------------------------
+# (pandas period alias, the word for it), finest first: the finest that gives at most
+# max_periods periods over the column's span is used
+PERIODS = (("h", "hourly"), ("D", "daily"), ("W", "weekly"), ("M", "monthly"),
+           ("Q", "quarterly"), ("Y", "yearly"))  # fmt: skip
+MAX_PERIODS = 60
+# classes drawn one by one over time; the rest are pooled as OTHER_CLASSES
+MAX_CLASSES_OVER_TIME = 10
+OTHER_CLASSES = "(other classes)"
+
+
+@dataclass
+class OverTime:
+    """Rows per period of a date column, with the target's mean (regression) or class shares."""
+
+    column: str
+    period: str  # the word: "monthly"
+    table: pd.DataFrame  # index: period start; "rows", then "mean", "median" or one share a class
+    unparsed: int  # values present that do not read as dates in the column's format
+
+    def describe(self) -> str:
+        if self.table.empty:
+            return f"{self.column}: no value reads as a date"
+        first, last = self.table.index[0], self.table.index[-1]
+        gaps = f"; {self.unparsed:,} value(s) that are not dates left out" if self.unparsed else ""
+        return (
+            f"{self.column}: {first:%Y-%m-%d} to {last:%Y-%m-%d}, {self.period} "
+            f"({len(self.table)} periods, {int(self.table['rows'].sum()):,} rows){gaps}"
+        )
+
+
+def _period(when: pd.Series, max_periods: int) -> tuple[str, str]:
+    low, high = when.min(), when.max()
+    for alias, word in PERIODS:
+        if (high.to_period(alias).ordinal - low.to_period(alias).ordinal) < max_periods:
+            return alias, word
+    return PERIODS[-1]
+
+
+def over_time(
+    df: pd.DataFrame,
+    target: str,
+    column: str,
+    fmt: str,
+    classification: bool,
+    max_periods: int = MAX_PERIODS,
+) -> OverTime:
+    """How the rows and the target move over one date column, in at most ``max_periods`` periods.
+
+    The period is the finest of :data:`PERIODS` that fits, so a year of hourly
+    stamps is shown by week and ten years by quarter: the table and its figure
+    have a bounded size at any number of rows. For classification, each
+    period's share of each class (the :data:`MAX_CLASSES_OVER_TIME` most
+    frequent, in that order, the rest pooled last); for regression, the
+    target's mean and median.
+    """
+    when = kinds.parse_dates(df[column], fmt)
+    if getattr(when.dt, "tz", None) is not None:
+        when = when.dt.tz_convert(None)
+    present = df[column].notna().to_numpy()
+    parsed = when.notna().to_numpy()
+    unparsed = int((present & ~parsed).sum())
+    y = df[target].to_numpy()[parsed]
+    when = when[parsed]
+    if when.empty:
+        return OverTime(column, "", pd.DataFrame({"rows": []}), unparsed)
+    alias, word = _period(when, max_periods)
+    starts = pd.Index(when.dt.to_period(alias).dt.start_time.to_numpy(), name=column)
+    frame = pd.DataFrame({"y": y}, index=starts)
+    grouped = frame.groupby(level=0)["y"]
+    table = grouped.size().rename("rows").to_frame()
+    if classification:
+        labels = pd.Series(y, index=starts).astype(str)
+        top = labels.value_counts().index[:MAX_CLASSES_OVER_TIME]
+        labels = labels.where(labels.isin(top), OTHER_CLASSES)
+        shares = pd.crosstab(labels.index, labels, normalize="index")
+        shares.index.name = column
+        table = table.join(shares[[c for c in [*top, OTHER_CLASSES] if c in shares.columns]])
+    else:
+        table["mean"] = grouped.mean()
+        table["median"] = grouped.median()
+    return OverTime(column, word, table.round(4), unparsed)
