@@ -41,6 +41,19 @@ def test_infer_with_columnar_inputs_equals_the_model(client, trained):
     assert out["probabilities"]["data"] == flat
 
 
+def test_infer_names_a_category_training_never_saw_in_its_parameters(client, trained):
+    rows = sample_rows(trained, 3)
+    body = {"inputs": columnar(rows, kinds_of(client))}
+    assert "parameters" not in client.post("/v2/models/nbml/infer", json=body).json()
+    rows[2] = {**rows[2], "island": "Atlantis"}
+    answer = client.post("/v2/models/nbml/infer", json={"inputs": columnar(rows, kinds_of(client))})
+    assert answer.status_code == 200, answer.text
+    (warning,) = answer.json()["parameters"]["warnings"]
+    assert warning.startswith("island: text 'Atlantis' (row 2) never seen in training")
+    labels = {o["name"]: o for o in answer.json()["outputs"]}["label"]["data"]
+    assert labels == [e["label"] for e in model_answers(trained, rows)]
+
+
 def test_infer_errors_name_the_input(client, trained):
     rows = sample_rows(trained, 3)
     inputs = columnar(rows, kinds_of(client))

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from nbml.serving.answers import describe_error
+from nbml.serving.answers import describe_error, unseen_warnings
 from nbml.serving.predictor import CLASSIFICATION, REGRESSION
 from nbml.serving.schema import BOOLEAN, NUMBER
 from nbml.serving.service import Service
@@ -176,8 +176,11 @@ def router(service: Service) -> APIRouter:
             return _error(400, "; ".join(describe_error(e, columns)["message"] for e in errors))
         plain = [tuple(r.__dict__.values()) for r in request.rows]  # type: ignore[attr-defined]
         labels, proba = await service.batcher.submit(plain)  # type: ignore[union-attr]
-        outputs = infer_outputs(labels, proba)
-        return JSONResponse({"model_name": name, "model_version": service.md5,
-                             "id": body.id, "outputs": outputs})
+        answer = {"model_name": name, "model_version": service.md5, "id": body.id,
+                  "outputs": infer_outputs(labels, proba)}  # fmt: skip
+        if notes := unseen_warnings(plain, service.category_checks):
+            # the protocol's free-form parameters: the same sentences /predict gives
+            answer["parameters"] = {"warnings": notes}
+        return JSONResponse(answer)
 
     return api
