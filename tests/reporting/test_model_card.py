@@ -71,6 +71,21 @@ def test_the_card_names_the_classes_metrics_baseline_and_limits(trained, tmp_pat
     assert "max_iter" in text  # a parameter set away from its default
 
 
+def test_a_model_no_better_than_the_baseline_is_the_first_limit(trained, tmp_path):
+    model, facts = facts_for(trained)
+    P = paths(trained)
+    good = card.write_card(model, P.model, facts, tmp_path / "good.md").read_text()
+    assert "does no better than" not in good
+    facts.scores = {**facts.scores, "accuracy": facts.baseline["metrics"]["accuracy"]}
+    text = card.write_card(model, P.model, facts, tmp_path / "card.md").read_text()
+    limits = text[text.index("# Limits") :]
+    first = limits.splitlines()[2]  # the heading, a blank line, then the first limit
+    assert first.startswith(
+        "- **The model does no better than always answering the most common class (Adelie) "
+        "on accuracy:"
+    ), limits
+
+
 def test_the_card_has_the_same_bytes_for_the_same_model(trained, tmp_path):
     model, facts = facts_for(trained)
     P = paths(trained)

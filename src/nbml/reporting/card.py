@@ -23,7 +23,7 @@ from skops import card as skops_card
 
 from nbml.steps import slices
 from nbml.steps.per_class import readable
-from nbml.steps.summary import columns_by_kind, columns_used, definition, fmt
+from nbml.steps.summary import baseline_verdict, columns_by_kind, columns_used, definition, fmt
 
 # A class with fewer test rows than this gets a warning in the card's limits.
 SMALL_CLASS_ROWS = 30
@@ -99,6 +99,11 @@ def _regression(facts: CardFacts) -> bool:
 
 def _limits(facts: CardFacts) -> str:
     lines = []
+    verdict = baseline_verdict(
+        facts.scores, facts.baseline.get("metrics") or {}, facts.baseline_text
+    )
+    if verdict:  # the first limit a reader must know
+        lines.append(f"- **{verdict}**")
     if _regression(facts):
         lines.append(
             f"- The answer is a number of `{facts.target}`, off by about the mae above; "
@@ -118,8 +123,10 @@ def _limits(facts: CardFacts) -> str:
     if categorical:
         lines.append(
             f"- Unseen categories: a value of {', '.join(categorical)} that training never saw "
-            "is ignored (the one-hot encoder has no column for it), so such a row is predicted "
-            "from its other columns only; evaluate warns when the test split has one."
+            "is taken as no known category (a one-hot encoder gives it no column; "
+            "HistGradientBoosting's category codes send it where missing values go), so such "
+            "a row is predicted mostly from its other columns; evaluate warns when the test "
+            "split has one, and the service names such values in its answer's `warnings`."
         )
     lines.append(
         "- Rows unlike the training data (values outside its range, another population) "
